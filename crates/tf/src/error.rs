@@ -1,0 +1,41 @@
+//! Errors of the document model.
+
+use std::fmt;
+
+/// A document that cannot be rendered. Each message says what is wrong and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// Two blocks share one address.
+    DuplicateAddress { address: String },
+    /// A reference names a block that the document does not declare.
+    DanglingReference { from: String, to: String },
+    /// A non-sensitive output would show a sensitive value.
+    SensitiveOutput { output: String, via: String },
+    /// An expression that the HCL view could not express.
+    Hcl { message: String },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::DuplicateAddress { address } => write!(
+                f,
+                "duplicate address `{address}`: two blocks were emitted under one name; fix: give the second one another name in its module"
+            ),
+            Error::DanglingReference { from, to } => write!(
+                f,
+                "`{from}` refers to `{to}`, which the document does not declare; fix: emit the module that declares `{to}` before wiring it in"
+            ),
+            Error::SensitiveOutput { output, via } => write!(
+                f,
+                "output `{output}` would show the sensitive value `{via}`; fix: mark the output sensitive or output something else"
+            ),
+            Error::Hcl { message } => write!(f, "cannot render the HCL view: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,331 @@
+//! The whole document of one environment: terraform settings, providers, variables, locals,
+//! data sources, resources, outputs, and extra files (such as `user_data.sh`).
+
+use std::collections::{BTreeSet, HashSet};
+
+use crate::body::Body;
+use crate::error::{Error, Result};
+use crate::value::{Address, Ref, Value};
+
+/// `required_providers` entry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RequiredProvider {
+    pub name: String,
+    pub source: String,
+    pub version: String,
+}
+
+/// `variable "name" { ... }`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Variable {
+    pub name: String,
+    /// A type expression: `string`, `number`, `bool`, `list(string)`...
+    pub type_: &'static str,
+    pub description: String,
+    pub default: Option<Value>,
+    pub sensitive: bool,
+    /// `validation` blocks: a condition and the message shown when it is false.
+    pub validations: Vec<(Value, String)>,
+}
+
+impl Variable {
+    pub fn new(name: &str, type_: &'static str, description: &str) -> Self {
+        Variable {
+            name: name.into(),
+            type_,
+            description: description.into(),
+            default: None,
+            sensitive: false,
+            validations: Vec::new(),
+        }
+    }
+    pub fn sensitive(mut self) -> Self {
+        self.sensitive = true;
+        self
+    }
+    pub fn default(mut self, v: impl Into<Value>) -> Self {
+        self.default = Some(v.into());
+        self
+    }
+    pub fn validation(mut self, condition: impl Into<Value>, message: &str) -> Self {
+        self.validations.push((condition.into(), message.into()));
+        self
+    }
+}
+
+/// `output "name" { ... }`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Output {
+    pub name: String,
+    pub description: String,
+    pub value: Value,
+    pub sensitive: bool,
+}
+
+/// A resource or data block.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Block {
+    pub addr: Address,
+    pub body: Body,
+}
+
+/// Resource attributes the provider marks sensitive: an output of one must be sensitive too.
+const SENSITIVE_ATTRIBUTES: &[(&str, &str)] = &[
+    ("aws_ssm_parameter", "value"),
+    ("aws_ssm_parameter", "insecure_value"),
+    ("aws_db_instance", "password"),
+    ("aws_iam_access_key", "secret"),
+];
+
+/// A Terraform document.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Stack {
+    pub required_version: String,
+    pub required_providers: Vec<RequiredProvider>,
+    /// `backend "<kind>" { ... }`: literals only, as Terraform requires.
+    pub backend: Option<(String, Body)>,
+    pub providers: Vec<(String, Body)>,
+    pub variables: Vec<Variable>,
+    pub locals: Vec<(String, Value)>,
+    pub data: Vec<Block>,
+    pub resources: Vec<Block>,
+    pub outputs: Vec<Output>,
+    /// Files written beside the Terraform files, e.g. `user_data.sh`: (name, contents).
+    pub files: Vec<(String, String)>,
+}
+
+impl Stack {
+    pub fn new(required_version: &str) -> Self {
+        Stack { required_version: required_version.into(), ..Stack::default() }
+    }
+
+    pub fn require_provider(&mut self, name: &str, source: &str, version: &str) {
+        self.required_providers.push(RequiredProvider {
+            name: name.into(),
+            source: source.into(),
+            version: version.into(),
+        });
+    }
+
+    pub fn provider(&mut self, name: &str, body: Body) {
+        self.providers.push((name.into(), body));
+    }
+
+    /// Declare a resource; returns its address for typed references.
+    pub fn resource(&mut self, kind: &str, name: &str, body: Body) -> Address {
+        let addr = Address::resource(kind, name);
+        self.resources.push(Block { addr: addr.clone(), body });
+        addr
+    }
+
+    /// Declare a data source; returns its address.
+    pub fn data(&mut self, kind: &str, name: &str, body: Body) -> Address {
+        let addr = Address::data(kind, name);
+        self.data.push(Block { addr: addr.clone(), body });
+        addr
+    }
+
+    /// Declare a variable; returns `var.<name>`.
+    pub fn variable(&mut self, v: Variable) -> Ref {
+        let r = Address::Var(v.name.clone()).whole();
+        self.variables.push(v);
+        r
+    }
+
+    /// Declare a local value; returns `local.<name>`.
+    pub fn local(&mut self, name: &str, value: impl Into<Value>) -> Ref {
+        self.locals.push((name.into(), value.into()));
+        Address::Local(name.into()).whole()
+    }
+
+    pub fn output(&mut self, name: &str, description: &str, value: impl Into<Value>) {
+        self.outputs.push(Output {
+            name: name.into(),
+            description: description.into(),
+            value: value.into(),
+            sensitive: false,
+        });
+    }
+
+    pub fn sensitive_output(&mut self, name: &str, description: &str, value: impl Into<Value>) {
+        self.output(name, description, value);
+        if let Some(o) = self.outputs.last_mut() {
+            o.sensitive = true;
+        }
+    }
+
+    pub fn file(&mut self, name: &str, contents: String) {
+        self.files.push((name.into(), contents));
+    }
+
+    /// Find a resource or data block by address.
+    pub fn block(&self, addr: &Address) -> Option<&Block> {
+        self.resources.iter().chain(&self.data).find(|b| &b.addr == addr)
+    }
+
+    /// Every declared address, in a stable order.
+    fn declared(&self) -> Result<BTreeSet<Address>> {
+        let mut seen = BTreeSet::new();
+        let all = self
+            .resources
+            .iter()
+            .chain(&self.data)
+            .map(|b| b.addr.clone())
+            .chain(self.variables.iter().map(|v| Address::Var(v.name.clone())))
+            .chain(self.locals.iter().map(|(n, _)| Address::Local(n.clone())));
+        for a in all {
+            if !seen.insert(a.clone()) {
+                return Err(Error::DuplicateAddress { address: a.to_string() });
+            }
+        }
+        let mut outputs = HashSet::new();
+        for o in &self.outputs {
+            if !outputs.insert(&o.name) {
+                return Err(Error::DuplicateAddress { address: format!("output.{}", o.name) });
+            }
+        }
+        Ok(seen)
+    }
+
+    /// Check the document before it is written: duplicate addresses, dangling references and
+    /// sensitive values flowing into non-sensitive outputs.
+    pub fn check(&self) -> Result<()> {
+        let declared = self.declared()?;
+        let mut uses: Vec<(String, &Value)> = Vec::new();
+        for b in self.resources.iter().chain(&self.data) {
+            for v in b.body.values() {
+                uses.push((b.addr.to_string(), v));
+            }
+        }
+        for v in &self.variables {
+            for (cond, _) in &v.validations {
+                uses.push((format!("var.{}", v.name), cond));
+            }
+        }
+        for (n, v) in &self.locals {
+            uses.push((format!("local.{n}"), v));
+        }
+        for o in &self.outputs {
+            uses.push((format!("output.{}", o.name), &o.value));
+        }
+        for (from, v) in &uses {
+            let mut refs = Vec::new();
+            v.refs(&mut refs);
+            let mut addrs: Vec<&Address> = refs.iter().map(|r| &r.addr).collect();
+            v.addresses(&mut addrs);
+            if let Some(to) = addrs.into_iter().find(|a| !declared.contains(a)) {
+                return Err(Error::DanglingReference { from: from.clone(), to: to.to_string() });
+            }
+        }
+        self.check_sensitive()
+    }
+
+    fn check_sensitive(&self) -> Result<()> {
+        // Sensitive sources: sensitive variables, provider-sensitive attributes, and locals
+        // computed from either (to a fixed point).
+        let mut sensitive: Vec<String> = self
+            .variables
+            .iter()
+            .filter(|v| v.sensitive)
+            .map(|v| format!("var.{}", v.name))
+            .collect();
+        let is_sensitive = |r: &Ref, sensitive: &[String]| -> Option<String> {
+            if let Address::Resource { kind, .. } = &r.addr {
+                if let Some(attr) = r.path.first() {
+                    if SENSITIVE_ATTRIBUTES.contains(&(kind.as_str(), attr.as_str())) {
+                        return Some(r.to_string());
+                    }
+                }
+            }
+            let a = r.addr.to_string();
+            sensitive.contains(&a).then_some(a)
+        };
+        loop {
+            let before = sensitive.len();
+            for (n, v) in &self.locals {
+                let name = format!("local.{n}");
+                let mut refs = Vec::new();
+                v.refs(&mut refs);
+                if !sensitive.contains(&name) && refs.iter().any(|r| is_sensitive(r, &sensitive).is_some()) {
+                    sensitive.push(name);
+                }
+            }
+            if sensitive.len() == before {
+                break;
+            }
+        }
+        for o in self.outputs.iter().filter(|o| !o.sensitive) {
+            let mut refs = Vec::new();
+            o.value.refs(&mut refs);
+            if let Some(via) = refs.iter().find_map(|r| is_sensitive(r, &sensitive)) {
+                return Err(Error::SensitiveOutput { output: o.name.clone(), via });
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::{Expr, Piece};
+
+    fn small() -> Stack {
+        let mut s = Stack::new(">= 1.11");
+        let vpc = s.data("aws_vpc", "default", Body::new().attr("default", true));
+        s.resource("aws_security_group", "app", Body::new().attr("vpc_id", vpc.attr("id")));
+        s
+    }
+
+    #[test]
+    fn a_wired_document_passes() {
+        assert_eq!(small().check(), Ok(()));
+    }
+
+    #[test]
+    fn duplicate_addresses_are_rejected() {
+        let mut s = small();
+        s.resource("aws_security_group", "app", Body::new());
+        assert_eq!(
+            s.check(),
+            Err(Error::DuplicateAddress { address: "aws_security_group.app".into() })
+        );
+    }
+
+    #[test]
+    fn dangling_references_are_rejected() {
+        let mut s = small();
+        let ghost = Address::resource("aws_db_instance", "ghost");
+        s.output("db", "The database", Value::template([Piece::Expr(Expr::Ref(ghost.attr("address")))]));
+        let err = s.check().unwrap_err();
+        assert_eq!(
+            err,
+            Error::DanglingReference { from: "output.db".into(), to: "aws_db_instance.ghost".into() }
+        );
+        assert!(err.to_string().contains("fix:"));
+    }
+
+    #[test]
+    fn dangling_depends_on_is_rejected() {
+        let mut s = small();
+        s.resource("aws_instance", "app", Body::new().depends_on([Address::resource("aws_iam_role", "nope")]));
+        assert!(matches!(s.check(), Err(Error::DanglingReference { .. })));
+    }
+
+    #[test]
+    fn sensitive_values_need_sensitive_outputs() {
+        let mut s = small();
+        let pw = s.variable(Variable::new("db_password", "string", "Password").sensitive());
+        let l = s.local("dsn", Value::template([Piece::Lit("pg://u:".into()), Piece::Expr(Expr::Ref(pw))]));
+        s.output("dsn", "DSN", l.clone());
+        assert_eq!(
+            s.check(),
+            Err(Error::SensitiveOutput { output: "dsn".into(), via: "local.dsn".into() })
+        );
+        s.outputs.last_mut().unwrap().sensitive = true;
+        assert_eq!(s.check(), Ok(()));
+        let p = s.resource("aws_ssm_parameter", "p", Body::new());
+        s.output("p", "P", p.attr("value"));
+        assert!(matches!(s.check(), Err(Error::SensitiveOutput { .. })));
+    }
+}
