@@ -1,1 +1,77 @@
+//! Typed AWS resources and the fastapi-infra modules built from them.
+//!
+//! Each module is a struct with what it needs (typed references from other modules included)
+//! and an `emit` that adds its blocks to a [`tf::Stack`] and returns typed outputs. Wiring one
+//! module into another is a Rust type check, not a string.
 
+pub mod buckets;
+pub mod ec2_app;
+pub mod env;
+pub mod iam;
+pub mod network;
+pub mod rds;
+pub mod settings;
+pub mod stacks;
+pub mod state_backend;
+pub mod user_data;
+
+use tf::{Ref, Value};
+
+macro_rules! typed_ref {
+    ($($(#[$m:meta])* $name:ident;)*) => {$(
+        $(#[$m])*
+        #[derive(Clone, Debug, PartialEq)]
+        pub struct $name(pub Ref);
+        impl From<&$name> for Value {
+            fn from(r: &$name) -> Value {
+                Value::from(&r.0)
+            }
+        }
+        impl From<$name> for Value {
+            fn from(r: $name) -> Value {
+                Value::from(r.0)
+            }
+        }
+    )*};
+}
+
+typed_ref! {
+    /// `data.aws_vpc.<name>.id`
+    VpcId;
+    /// The VPC's IPv4 CIDR block.
+    VpcCidr;
+    /// A list of subnet ids.
+    SubnetIds;
+    /// A security group id.
+    SecurityGroupId;
+    /// An IAM instance profile name.
+    InstanceProfileName;
+    /// An ARN.
+    Arn;
+    /// A bucket name, as Terraform knows it (`aws_s3_bucket.x.id`).
+    BucketId;
+    /// A DNS host name.
+    Host;
+}
+
+/// The AWS provider this tool emits for (the only provider it needs).
+pub const AWS_PROVIDER_SOURCE: &str = "hashicorp/aws";
+pub const AWS_PROVIDER_VERSION: &str = "~> 5.0";
+pub const TERRAFORM_VERSION: &str = ">= 1.11";
+
+/// Naming of an environment's resources: `<project>-<env>-<role>`.
+#[derive(Clone, Debug)]
+pub struct Naming {
+    pub project: String,
+    pub env: String,
+}
+
+impl Naming {
+    pub fn name(&self, role: &str) -> String {
+        format!("{}-{}-{}", self.project, self.env, role)
+    }
+    /// The SSM Parameter Store prefix of this environment: `/<project>/<env>`.
+    pub fn ssm_prefix(&self) -> String {
+        format!("/{}/{}", self.project, self.env)
+    }
+}

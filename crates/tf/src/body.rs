@@ -53,13 +53,18 @@ impl Body {
     pub fn push_block(&mut self, key: &str, body: Body) {
         match self.entries.iter_mut().find(|(k, _)| k == key) {
             Some((_, Entry::Blocks(bs))) => bs.push(body),
-            _ => self.entries.push((key.to_string(), Entry::Blocks(vec![body]))),
+            _ => self
+                .entries
+                .push((key.to_string(), Entry::Blocks(vec![body]))),
         }
     }
 
     /// `depends_on = [addr, ...]`, rendered as bare addresses.
     pub fn depends_on(self, addrs: impl IntoIterator<Item = Address>) -> Self {
-        self.attr("depends_on", Value::List(addrs.into_iter().map(Value::Address).collect()))
+        self.attr(
+            "depends_on",
+            Value::List(addrs.into_iter().map(Value::Address).collect()),
+        )
     }
 
     /// Get an attribute by name.

@@ -35,13 +35,17 @@ fn expr(v: &Value) -> Result<Expression> {
         }
         Value::Template(_) => {
             let quoted = value_hcl(v);
-            Expression::TemplateExpr(Box::new(TemplateExpr::QuotedString(quoted[1..quoted.len() - 1].to_string())))
+            Expression::TemplateExpr(Box::new(TemplateExpr::QuotedString(
+                quoted[1..quoted.len() - 1].to_string(),
+            )))
         }
         // Expressions, addresses, keywords and types: parse our own HCL text, so that a typo in
         // the printer is caught here rather than by terraform.
         other => {
             let text = value_hcl(other);
-            Expression::from_str(&text).map_err(|e| Error::Hcl { message: format!("`{text}`: {e}") })?
+            Expression::from_str(&text).map_err(|e| Error::Hcl {
+                message: format!("`{text}`: {e}"),
+            })?
         }
     })
 }
@@ -53,7 +57,11 @@ fn body(b: &Body) -> Result<HBody> {
             Entry::Attr(v) => out = out.add_attribute(Attribute::new(k.as_str(), expr(v)?)),
             Entry::Blocks(bs) => {
                 for nb in bs {
-                    out = out.add_block(HBlock::builder(k.as_str()).add_structures(body(nb)?).build());
+                    out = out.add_block(
+                        HBlock::builder(k.as_str())
+                            .add_structures(body(nb)?)
+                            .build(),
+                    );
                 }
             }
         }
@@ -62,7 +70,10 @@ fn body(b: &Body) -> Result<HBody> {
 }
 
 fn labeled(kind: &str, labels: &[&str], b: &Body) -> Result<HBlock> {
-    Ok(HBlock::builder(kind).add_labels(labels.iter().copied()).add_structures(body(b)?).build())
+    Ok(HBlock::builder(kind)
+        .add_labels(labels.iter().copied())
+        .add_structures(body(b)?)
+        .build())
 }
 
 fn sorted(blocks: &[Block]) -> Vec<(&str, &str, &Body)> {
@@ -83,8 +94,13 @@ fn file(name: &str, header: &str, blocks: Vec<HBlock>, attrs: Vec<Attribute>) ->
     for bl in blocks {
         b = b.add_block(bl);
     }
-    let text = hcl::format::to_string(&b.build()).map_err(|e| Error::Hcl { message: e.to_string() })?;
-    Ok(File { name: name.into(), contents: format!("# {header}\n\n{text}") })
+    let text = hcl::format::to_string(&b.build()).map_err(|e| Error::Hcl {
+        message: e.to_string(),
+    })?;
+    Ok(File {
+        name: name.into(),
+        contents: format!("# {header}\n\n{text}"),
+    })
 }
 
 /// Render the document as `.tf` files (same split as the JSON) plus its extra files.
@@ -92,17 +108,36 @@ pub fn render(stack: &Stack, header: &str) -> Result<Vec<File>> {
     let mut files = Vec::new();
     let mut rp = Body::new();
     for p in &stack.required_providers {
-        rp.set(&p.name, Value::object([("source", p.source.as_str()), ("version", p.version.as_str())]));
+        rp.set(
+            &p.name,
+            Value::object([
+                ("source", p.source.as_str()),
+                ("version", p.version.as_str()),
+            ]),
+        );
     }
-    let tf = Body::new().attr("required_version", stack.required_version.as_str()).block("required_providers", rp);
-    files.push(file("versions.tf", header, vec![labeled("terraform", &[], &tf)?], vec![])?);
+    let tf = Body::new()
+        .attr("required_version", stack.required_version.as_str())
+        .block("required_providers", rp);
+    files.push(file(
+        "versions.tf",
+        header,
+        vec![labeled("terraform", &[], &tf)?],
+        vec![],
+    )?);
 
     if !stack.providers.is_empty() {
-        let blocks = stack.providers.iter().map(|(n, b)| labeled("provider", &[n], b)).collect::<Result<_>>()?;
+        let blocks = stack
+            .providers
+            .iter()
+            .map(|(n, b)| labeled("provider", &[n], b))
+            .collect::<Result<_>>()?;
         files.push(file("providers.tf", header, blocks, vec![])?);
     }
     if let Some((kind, b)) = &stack.backend {
-        let tf = HBlock::builder("terraform").add_block(labeled("backend", &[kind], b)?).build();
+        let tf = HBlock::builder("terraform")
+            .add_block(labeled("backend", &[kind], b)?)
+            .build();
         files.push(file("backend.tf", header, vec![tf], vec![])?);
     }
     if !stack.variables.is_empty() {
@@ -110,7 +145,9 @@ pub fn render(stack: &Stack, header: &str) -> Result<Vec<File>> {
         vars.sort_by(|a, b| a.name.cmp(&b.name));
         let mut blocks = Vec::new();
         for v in vars {
-            let mut b = Body::new().attr("description", v.description.as_str()).attr("type", Value::Type(v.type_));
+            let mut b = Body::new()
+                .attr("description", v.description.as_str())
+                .attr("type", Value::Type(v.type_));
             if let Some(d) = &v.default {
                 b.set("default", d.clone());
             }
@@ -118,7 +155,12 @@ pub fn render(stack: &Stack, header: &str) -> Result<Vec<File>> {
                 b.set("sensitive", true);
             }
             for (c, m) in &v.validations {
-                b.push_block("validation", Body::new().attr("condition", c.clone()).attr("error_message", m.as_str()));
+                b.push_block(
+                    "validation",
+                    Body::new()
+                        .attr("condition", c.clone())
+                        .attr("error_message", m.as_str()),
+                );
             }
             blocks.push(labeled("variable", &[&v.name], &b)?);
         }
@@ -146,7 +188,9 @@ pub fn render(stack: &Stack, header: &str) -> Result<Vec<File>> {
         outs.sort_by(|a, b| a.name.cmp(&b.name));
         let mut blocks = Vec::new();
         for o in outs {
-            let mut b = Body::new().attr("description", o.description.as_str()).attr("value", o.value.clone());
+            let mut b = Body::new()
+                .attr("description", o.description.as_str())
+                .attr("value", o.value.clone());
             if o.sensitive {
                 b.set("sensitive", true);
             }
@@ -155,7 +199,10 @@ pub fn render(stack: &Stack, header: &str) -> Result<Vec<File>> {
         files.push(file("outputs.tf", header, blocks, vec![])?);
     }
     for (name, contents) in &stack.files {
-        files.push(File { name: name.clone(), contents: contents.clone() });
+        files.push(File {
+            name: name.clone(),
+            contents: contents.clone(),
+        });
     }
     Ok(files)
 }

@@ -63,7 +63,9 @@ fn grouped(blocks: &[Block]) -> J {
     let mut by_type: BTreeMap<(String, String), &Body> = BTreeMap::new();
     for b in blocks {
         let (kind, name) = match &b.addr {
-            crate::Address::Resource { kind, name } | crate::Address::Data { kind, name } => (kind, name),
+            crate::Address::Resource { kind, name } | crate::Address::Data { kind, name } => {
+                (kind, name)
+            }
             _ => continue,
         };
         by_type.insert((kind.clone(), name.clone()), &b.body);
@@ -82,7 +84,12 @@ fn grouped(blocks: &[Block]) -> J {
 /// `header` becomes the root `"//"` comment of every JSON file.
 pub fn render(stack: &Stack, header: &str) -> Vec<File> {
     let mut files = Vec::new();
-    let mut add = |name: &str, contents: String| files.push(File { name: name.into(), contents });
+    let mut add = |name: &str, contents: String| {
+        files.push(File {
+            name: name.into(),
+            contents,
+        })
+    };
 
     let providers: Map<String, J> = stack
         .required_providers
@@ -95,16 +102,25 @@ pub fn render(stack: &Stack, header: &str) -> Vec<File> {
         })
         .collect();
     let mut terraform = Map::new();
-    terraform.insert("required_version".into(), J::String(stack.required_version.clone()));
+    terraform.insert(
+        "required_version".into(),
+        J::String(stack.required_version.clone()),
+    );
     terraform.insert("required_providers".into(), J::Object(providers));
-    add("versions.tf.json", doc(header, vec![("terraform", J::Object(terraform))]));
+    add(
+        "versions.tf.json",
+        doc(header, vec![("terraform", J::Object(terraform))]),
+    );
 
     if !stack.providers.is_empty() {
         let mut m = Map::new();
         for (name, b) in &stack.providers {
             m.insert(name.clone(), body(b));
         }
-        add("providers.tf.json", doc(header, vec![("provider", J::Object(m))]));
+        add(
+            "providers.tf.json",
+            doc(header, vec![("provider", J::Object(m))]),
+        );
     }
 
     if let Some((kind, b)) = &stack.backend {
@@ -112,7 +128,10 @@ pub fn render(stack: &Stack, header: &str) -> Vec<File> {
         backend.insert(kind.clone(), body(b));
         let mut terraform = Map::new();
         terraform.insert("backend".into(), J::Object(backend));
-        add("backend.tf.json", doc(header, vec![("terraform", J::Object(terraform))]));
+        add(
+            "backend.tf.json",
+            doc(header, vec![("terraform", J::Object(terraform))]),
+        );
     }
 
     if !stack.variables.is_empty() {
@@ -134,7 +153,10 @@ pub fn render(stack: &Stack, header: &str) -> Vec<File> {
                     .map(|(c, msg)| {
                         let mut m = Map::new();
                         m.insert("condition".into(), value(c));
-                        m.insert("error_message".into(), J::String(crate::value::escape_template(msg)));
+                        m.insert(
+                            "error_message".into(),
+                            J::String(crate::value::escape_template(msg)),
+                        );
                         J::Object(m)
                     })
                     .collect();
@@ -143,12 +165,19 @@ pub fn render(stack: &Stack, header: &str) -> Vec<File> {
             vars.insert(&v.name, J::Object(m));
         }
         let vars = vars.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-        add("variables.tf.json", doc(header, vec![("variable", J::Object(vars))]));
+        add(
+            "variables.tf.json",
+            doc(header, vec![("variable", J::Object(vars))]),
+        );
     }
 
     let mut main = Vec::new();
     if !stack.locals.is_empty() {
-        let locals = stack.locals.iter().map(|(k, v)| (k.clone(), value(v))).collect();
+        let locals = stack
+            .locals
+            .iter()
+            .map(|(k, v)| (k.clone(), value(v)))
+            .collect();
         main.push(("locals", J::Object(locals)));
     }
     if !stack.data.is_empty() {
@@ -173,7 +202,10 @@ pub fn render(stack: &Stack, header: &str) -> Vec<File> {
             outs.insert(&o.name, J::Object(m));
         }
         let outs = outs.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-        add("outputs.tf.json", doc(header, vec![("output", J::Object(outs))]));
+        add(
+            "outputs.tf.json",
+            doc(header, vec![("output", J::Object(outs))]),
+        );
     }
 
     for (name, contents) in &stack.files {

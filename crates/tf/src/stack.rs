@@ -96,7 +96,10 @@ pub struct Stack {
 
 impl Stack {
     pub fn new(required_version: &str) -> Self {
-        Stack { required_version: required_version.into(), ..Stack::default() }
+        Stack {
+            required_version: required_version.into(),
+            ..Stack::default()
+        }
     }
 
     pub fn require_provider(&mut self, name: &str, source: &str, version: &str) {
@@ -114,14 +117,20 @@ impl Stack {
     /// Declare a resource; returns its address for typed references.
     pub fn resource(&mut self, kind: &str, name: &str, body: Body) -> Address {
         let addr = Address::resource(kind, name);
-        self.resources.push(Block { addr: addr.clone(), body });
+        self.resources.push(Block {
+            addr: addr.clone(),
+            body,
+        });
         addr
     }
 
     /// Declare a data source; returns its address.
     pub fn data(&mut self, kind: &str, name: &str, body: Body) -> Address {
         let addr = Address::data(kind, name);
-        self.data.push(Block { addr: addr.clone(), body });
+        self.data.push(Block {
+            addr: addr.clone(),
+            body,
+        });
         addr
     }
 
@@ -160,7 +169,10 @@ impl Stack {
 
     /// Find a resource or data block by address.
     pub fn block(&self, addr: &Address) -> Option<&Block> {
-        self.resources.iter().chain(&self.data).find(|b| &b.addr == addr)
+        self.resources
+            .iter()
+            .chain(&self.data)
+            .find(|b| &b.addr == addr)
     }
 
     /// Every declared address, in a stable order.
@@ -175,13 +187,17 @@ impl Stack {
             .chain(self.locals.iter().map(|(n, _)| Address::Local(n.clone())));
         for a in all {
             if !seen.insert(a.clone()) {
-                return Err(Error::DuplicateAddress { address: a.to_string() });
+                return Err(Error::DuplicateAddress {
+                    address: a.to_string(),
+                });
             }
         }
         let mut outputs = HashSet::new();
         for o in &self.outputs {
             if !outputs.insert(&o.name) {
-                return Err(Error::DuplicateAddress { address: format!("output.{}", o.name) });
+                return Err(Error::DuplicateAddress {
+                    address: format!("output.{}", o.name),
+                });
             }
         }
         Ok(seen)
@@ -214,7 +230,10 @@ impl Stack {
             let mut addrs: Vec<&Address> = refs.iter().map(|r| &r.addr).collect();
             v.addresses(&mut addrs);
             if let Some(to) = addrs.into_iter().find(|a| !declared.contains(a)) {
-                return Err(Error::DanglingReference { from: from.clone(), to: to.to_string() });
+                return Err(Error::DanglingReference {
+                    from: from.clone(),
+                    to: to.to_string(),
+                });
             }
         }
         self.check_sensitive()
@@ -246,7 +265,9 @@ impl Stack {
                 let name = format!("local.{n}");
                 let mut refs = Vec::new();
                 v.refs(&mut refs);
-                if !sensitive.contains(&name) && refs.iter().any(|r| is_sensitive(r, &sensitive).is_some()) {
+                if !sensitive.contains(&name)
+                    && refs.iter().any(|r| is_sensitive(r, &sensitive).is_some())
+                {
                     sensitive.push(name);
                 }
             }
@@ -258,7 +279,10 @@ impl Stack {
             let mut refs = Vec::new();
             o.value.refs(&mut refs);
             if let Some(via) = refs.iter().find_map(|r| is_sensitive(r, &sensitive)) {
-                return Err(Error::SensitiveOutput { output: o.name.clone(), via });
+                return Err(Error::SensitiveOutput {
+                    output: o.name.clone(),
+                    via,
+                });
             }
         }
         Ok(())
@@ -273,7 +297,11 @@ mod tests {
     fn small() -> Stack {
         let mut s = Stack::new(">= 1.11");
         let vpc = s.data("aws_vpc", "default", Body::new().attr("default", true));
-        s.resource("aws_security_group", "app", Body::new().attr("vpc_id", vpc.attr("id")));
+        s.resource(
+            "aws_security_group",
+            "app",
+            Body::new().attr("vpc_id", vpc.attr("id")),
+        );
         s
     }
 
@@ -288,7 +316,9 @@ mod tests {
         s.resource("aws_security_group", "app", Body::new());
         assert_eq!(
             s.check(),
-            Err(Error::DuplicateAddress { address: "aws_security_group.app".into() })
+            Err(Error::DuplicateAddress {
+                address: "aws_security_group.app".into()
+            })
         );
     }
 
@@ -296,11 +326,18 @@ mod tests {
     fn dangling_references_are_rejected() {
         let mut s = small();
         let ghost = Address::resource("aws_db_instance", "ghost");
-        s.output("db", "The database", Value::template([Piece::Expr(Expr::Ref(ghost.attr("address")))]));
+        s.output(
+            "db",
+            "The database",
+            Value::template([Piece::Expr(Expr::Ref(ghost.attr("address")))]),
+        );
         let err = s.check().unwrap_err();
         assert_eq!(
             err,
-            Error::DanglingReference { from: "output.db".into(), to: "aws_db_instance.ghost".into() }
+            Error::DanglingReference {
+                from: "output.db".into(),
+                to: "aws_db_instance.ghost".into()
+            }
         );
         assert!(err.to_string().contains("fix:"));
     }
@@ -308,7 +345,11 @@ mod tests {
     #[test]
     fn dangling_depends_on_is_rejected() {
         let mut s = small();
-        s.resource("aws_instance", "app", Body::new().depends_on([Address::resource("aws_iam_role", "nope")]));
+        s.resource(
+            "aws_instance",
+            "app",
+            Body::new().depends_on([Address::resource("aws_iam_role", "nope")]),
+        );
         assert!(matches!(s.check(), Err(Error::DanglingReference { .. })));
     }
 
@@ -316,11 +357,17 @@ mod tests {
     fn sensitive_values_need_sensitive_outputs() {
         let mut s = small();
         let pw = s.variable(Variable::new("db_password", "string", "Password").sensitive());
-        let l = s.local("dsn", Value::template([Piece::Lit("pg://u:".into()), Piece::Expr(Expr::Ref(pw))]));
+        let l = s.local(
+            "dsn",
+            Value::template([Piece::Lit("pg://u:".into()), Piece::Expr(Expr::Ref(pw))]),
+        );
         s.output("dsn", "DSN", l.clone());
         assert_eq!(
             s.check(),
-            Err(Error::SensitiveOutput { output: "dsn".into(), via: "local.dsn".into() })
+            Err(Error::SensitiveOutput {
+                output: "dsn".into(),
+                via: "local.dsn".into()
+            })
         );
         s.outputs.last_mut().unwrap().sensitive = true;
         assert_eq!(s.check(), Ok(()));

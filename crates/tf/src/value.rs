@@ -18,20 +18,32 @@ pub enum Address {
 
 impl Address {
     pub fn resource(kind: &str, name: &str) -> Self {
-        Address::Resource { kind: kind.into(), name: name.into() }
+        Address::Resource {
+            kind: kind.into(),
+            name: name.into(),
+        }
     }
     pub fn data(kind: &str, name: &str) -> Self {
-        Address::Data { kind: kind.into(), name: name.into() }
+        Address::Data {
+            kind: kind.into(),
+            name: name.into(),
+        }
     }
 
     /// A reference to an attribute of this block, e.g. `aws_db_instance.this.address`.
     pub fn attr(&self, attr: &str) -> Ref {
-        Ref { addr: self.clone(), path: vec![attr.to_string()] }
+        Ref {
+            addr: self.clone(),
+            path: vec![attr.to_string()],
+        }
     }
 
     /// A reference to the block itself (a whole variable or local).
     pub fn whole(&self) -> Ref {
-        Ref { addr: self.clone(), path: Vec::new() }
+        Ref {
+            addr: self.clone(),
+            path: Vec::new(),
+        }
     }
 }
 
@@ -144,8 +156,15 @@ impl Value {
     pub fn list<T: Into<Value>>(items: impl IntoIterator<Item = T>) -> Self {
         Value::List(items.into_iter().map(Into::into).collect())
     }
-    pub fn object<K: Into<String>, V: Into<Value>>(items: impl IntoIterator<Item = (K, V)>) -> Self {
-        Value::Object(items.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
+    pub fn object<K: Into<String>, V: Into<Value>>(
+        items: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        Value::Object(
+            items
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        )
     }
     pub fn template(pieces: impl IntoIterator<Item = Piece>) -> Self {
         Value::Template(pieces.into_iter().collect())
@@ -389,7 +408,10 @@ mod tests {
     fn escapes_interpolation_and_directives() {
         assert_eq!(escape_template("echo ${HOME}"), "echo $${HOME}");
         assert_eq!(escape_template("%{ if x }"), "%%{ if x }");
-        assert_eq!(escape_template("arn:aws:s3:::b/${aws:username}/*"), "arn:aws:s3:::b/$${aws:username}/*");
+        assert_eq!(
+            escape_template("arn:aws:s3:::b/${aws:username}/*"),
+            "arn:aws:s3:::b/$${aws:username}/*"
+        );
         assert_eq!(escape_template("$HOME costs 5% {x}"), "$HOME costs 5% {x}");
         // An already escaped sequence stays literal: `$${` means the three characters `$${`.
         assert_eq!(escape_template("$${x}"), "$$${x}");
@@ -400,22 +422,43 @@ mod tests {
     #[test]
     fn references_render_as_traversals() {
         let db = Address::resource("aws_db_instance", "this");
-        assert_eq!(db.attr("address").to_string(), "aws_db_instance.this.address");
+        assert_eq!(
+            db.attr("address").to_string(),
+            "aws_db_instance.this.address"
+        );
         let vpc = Address::data("aws_vpc", "default");
         assert_eq!(vpc.attr("id").to_string(), "data.aws_vpc.default.id");
         assert_eq!(Address::Var("x".into()).whole().to_string(), "var.x");
-        let r = Address::resource("aws_instance", "app").attr("root_block_device").then("0").then("volume_id");
-        assert_eq!(r.to_string(), "aws_instance.app.root_block_device[0].volume_id");
+        let r = Address::resource("aws_instance", "app")
+            .attr("root_block_device")
+            .then("0")
+            .then("volume_id");
+        assert_eq!(
+            r.to_string(),
+            "aws_instance.app.root_block_device[0].volume_id"
+        );
     }
 
     #[test]
     fn expressions_render_in_hcl_syntax() {
-        let e = Expr::call("file", [Value::template([Piece::Expr(Expr::PathModule), Piece::Lit("/user_data.sh".into())])]);
+        let e = Expr::call(
+            "file",
+            [Value::template([
+                Piece::Expr(Expr::PathModule),
+                Piece::Lit("/user_data.sh".into()),
+            ])],
+        );
         assert_eq!(expr_hcl(&e), r#"file("${path.module}/user_data.sh")"#);
         let v = Address::Var("db_password".into()).whole();
         let cond = Expr::binary(Expr::call("length", [v.into()]), ">=", 12i64);
         assert_eq!(expr_hcl(&cond), "length(var.db_password) >= 12");
-        let obj = Value::object([("Version", Value::str("2012-10-17")), ("a b", Value::str("${x}"))]);
-        assert_eq!(value_hcl(&obj), r#"{Version = "2012-10-17", "a b" = "$${x}"}"#);
+        let obj = Value::object([
+            ("Version", Value::str("2012-10-17")),
+            ("a b", Value::str("${x}")),
+        ]);
+        assert_eq!(
+            value_hcl(&obj),
+            r#"{Version = "2012-10-17", "a b" = "$${x}"}"#
+        );
     }
 }

@@ -1,0 +1,138 @@
+//! buckets: S3 buckets with secure defaults (versioning, encryption, public access blocked,
+//! owner-enforced ownership, incomplete multipart uploads aborted).
+
+use tf::{Address, Body, Expr, Piece, Stack, Value};
+
+use crate::{Arn, BucketId};
+
+/// One secure bucket. `role` names its Terraform resources (`aws_s3_bucket.<role>`).
+pub struct SecureBucket<'a> {
+    pub role: &'a str,
+    pub name: &'a str,
+    /// Let `terraform destroy` delete a bucket that still has objects (dev only).
+    pub force_destroy: bool,
+    /// `lifecycle { prevent_destroy = true }` on the bucket.
+    pub prevent_destroy: bool,
+    /// Attach a bucket policy that denies every request not made over TLS.
+    pub deny_insecure_transport: bool,
+}
+
+/// What a bucket gives other modules.
+#[derive(Clone, Debug)]
+pub struct BucketOutputs {
+    pub id: BucketId,
+    pub arn: Arn,
+    pub address: Address,
+}
+
+impl SecureBucket<'_> {
+    pub fn emit(&self, stack: &mut Stack) -> BucketOutputs {
+        let role = self.role;
+        let mut body = Body::new().attr("bucket", self.name);
+        if self.force_destroy {
+            body.set("force_destroy", true);
+        }
+        if self.prevent_destroy {
+            body.push_block("lifecycle", Body::new().attr("prevent_destroy", true));
+        }
+        let bucket = stack.resource("aws_s3_bucket", role, body);
+        let id = bucket.attr("id");
+        stack.resource(
+            "aws_s3_bucket_versioning",
+            role,
+            Body::new().attr("bucket", &id).block(
+                "versioning_configuration",
+                Body::new().attr("status", "Enabled"),
+            ),
+        );
+        stack.resource(
+            "aws_s3_bucket_server_side_encryption_configuration",
+            role,
+            Body::new().attr("bucket", &id).block(
+                "rule",
+                Body::new()
+                    .block(
+                        "apply_server_side_encryption_by_default",
+                        Body::new().attr("sse_algorithm", "aws:kms"),
+                    )
+                    .attr("bucket_key_enabled", true),
+            ),
+        );
+        stack.resource(
+            "aws_s3_bucket_public_access_block",
+            role,
+            Body::new()
+                .attr("bucket", &id)
+                .attr("block_public_acls", true)
+                .attr("block_public_policy", true)
+                .attr("ignore_public_acls", true)
+                .attr("restrict_public_buckets", true),
+        );
+        stack.resource(
+            "aws_s3_bucket_ownership_controls",
+            role,
+            Body::new().attr("bucket", &id).block(
+                "rule",
+                Body::new().attr("object_ownership", "BucketOwnerEnforced"),
+            ),
+        );
+        stack.resource(
+            "aws_s3_bucket_lifecycle_configuration",
+            role,
+            Body::new().attr("bucket", &id).block(
+                "rule",
+                Body::new()
+                    .attr("id", "abort-incomplete-multipart-uploads")
+                    .attr("status", "Enabled")
+                    .block("filter", Body::new().attr("prefix", ""))
+                    .block(
+                        "abort_incomplete_multipart_upload",
+                        Body::new().attr("days_after_initiation", 7u32),
+                    ),
+            ),
+        );
+        let arn = bucket.attr("arn");
+        if self.deny_insecure_transport {
+            let objects =
+                Value::template([Piece::Expr(Expr::Ref(arn.clone())), Piece::Lit("/*".into())]);
+            let doc = stack.data(
+                "aws_iam_policy_document",
+                &format!("{role}_tls_only"),
+                Body::new().block(
+                    "statement",
+                    Body::new()
+                        .attr("sid", "DenyInsecureTransport")
+                        .attr("effect", "Deny")
+                        .attr("actions", Value::list(["s3:*"]))
+                        .attr("resources", Value::list([Value::from(&arn), objects]))
+                        .block(
+                            "principals",
+                            Body::new()
+                                .attr("type", "AWS")
+                                .attr("identifiers", Value::list(["*"])),
+                        )
+                        .block(
+                            "condition",
+                            Body::new()
+                                .attr("test", "Bool")
+                                .attr("variable", "aws:SecureTransport")
+                                .attr("values", Value::list(["false"])),
+                        ),
+                ),
+            );
+            stack.resource(
+                "aws_s3_bucket_policy",
+                role,
+                Body::new()
+                    .attr("bucket", &id)
+                    .attr("policy", doc.attr("json"))
+                    .depends_on([Address::resource("aws_s3_bucket_public_access_block", role)]),
+            );
+        }
+        BucketOutputs {
+            id: BucketId(id),
+            arn: Arn(arn),
+            address: bucket,
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! ec2_app: the FastAPI host. Its security group (8000 and 22 each open only to the CIDRs the env
+//! file names; egress limited to 443/80 out and 5432 to the VPC) and the instance itself (IMDSv2,
+//! encrypted root volume, the instance profile, cloud-init user_data).
+
+use tf::{Body, Expr, Piece, Ref, Stack, Value};
+
+use crate::env::{Ami, AppHost, Cidr};
+use crate::rds::POSTGRES_PORT;
+use crate::{InstanceProfileName, Naming, SecurityGroupId, SubnetIds, VpcCidr, VpcId};
+
+/// The port uvicorn listens on.
+pub const APP_PORT: u16 = 8000;
+pub const SSH_PORT: u16 = 22;
+/// Canonical's AWS account, owner of the official Ubuntu AMIs.
+pub const CANONICAL_OWNER: &str = "099720109477";
+pub const UBUNTU_2404_NAME: &str = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*";
+
+/// The app's security group.
+pub struct AppFirewall<'a> {
+    pub naming: &'a Naming,
+    pub host: &'a AppHost,
+    pub vpc_id: VpcId,
+    pub vpc_cidr: VpcCidr,
+}
+
+struct Rule<'a> {
+    name: String,
+    description: String,
+    port: u16,
+    cidr: CidrValue<'a>,
+}
+
+enum CidrValue<'a> {
+    Literal(&'a Cidr),
+    Anywhere,
+    Vpc(&'a VpcCidr),
+}
+
+impl AppFirewall<'_> {
+    pub fn emit(&self, stack: &mut Stack) -> SecurityGroupId {
+        let sg = stack.resource(
+            "aws_security_group",
+            "app",
+            Body::new()
+                .attr("name", self.naming.name("app"))
+                .attr(
+                    "description",
+                    "FastAPI app: API and SSH from the env's CIDRs",
+                )
+                .attr("vpc_id", &self.vpc_id),
+        );
+        let sg_id = sg.attr("id");
+        let mut ingress = Vec::new();
+        for c in &self.host.http_ingress_cidrs {
+            ingress.push(Rule {
+                name: format!("app_http_{}", c.slug()),
+                description: format!("FastAPI on {APP_PORT} from {c}"),
+                port: APP_PORT,
+                cidr: CidrValue::Literal(c),
+            });
+        }
+        for c in &self.host.ssh_ingress_cidrs {
+            ingress.push(Rule {
+                name: format!("app_ssh_{}", c.slug()),
+                description: format!("SSH from {c}"),
+                port: SSH_PORT,
+                cidr: CidrValue::Literal(c),
+            });
+        }
+        let egress = vec![
+            Rule {
+                name: "app_https_out".into(),
+                description: "HTTPS out: Tavily, Gemini, AWS APIs, PyPI".into(),
+                port: 443,
+                cidr: CidrValue::Anywhere,
+            },
+            Rule {
+                name: "app_http_out".into(),
+                description: "HTTP out: Ubuntu package mirrors".into(),
+                port: 80,
+                cidr: CidrValue::Anywhere,
+            },
+            Rule {
+                name: "app_postgres_out".into(),
+                description: "Postgres in the VPC".into(),
+                port: POSTGRES_PORT,
+                cidr: CidrValue::Vpc(&self.vpc_cidr),
+            },
+        ];
+        for (kind, rules) in [
+            ("aws_vpc_security_group_ingress_rule", ingress),
+            ("aws_vpc_security_group_egress_rule", egress),
+        ] {
+            for r in rules {
+                let cidr: Value = match r.cidr {
+                    CidrValue::Literal(c) => c.to_string().into(),
+                    CidrValue::Anywhere => "0.0.0.0/0".into(),
+                    CidrValue::Vpc(v) => v.into(),
+                };
+                stack.resource(
+                    kind,
+                    &r.name,
+                    Body::new()
+                        .attr("security_group_id", &sg_id)
+                        .attr("description", r.description)
+                        .attr("cidr_ipv4", cidr)
+                        .attr("ip_protocol", "tcp")
+                        .attr("from_port", r.port)
+                        .attr("to_port", r.port),
+                );
+            }
+        }
+        SecurityGroupId(sg_id)
+    }
+}
+
+/// The EC2 instance that runs the app.
+pub struct AppInstance<'a> {
+    pub naming: &'a Naming,
+    pub host: &'a AppHost,
+    pub subnets: SubnetIds,
+    pub security_group: SecurityGroupId,
+    pub profile: InstanceProfileName,
+    /// `var.ami_id`: when set, it wins over the env's AMI choice.
+    pub ami_override: Ref,
+    /// `var.ssh_key_name` (null: no key pair).
+    pub key_name: Ref,
+    /// The name of the user_data file beside the Terraform files.
+    pub user_data_file: &'a str,
+}
+
+/// What the instance gives outputs.
+pub struct AppInstanceOutputs {
+    pub id: Ref,
+    pub public_ip: Ref,
+    pub url: Value,
+}
+
+impl AppInstance<'_> {
+    pub fn emit(&self, stack: &mut Stack) -> AppInstanceOutputs {
+        let ami: Value = match &self.host.ami {
+            Ami::Ubuntu2404 => {
+                let lookup = stack.data(
+                    "aws_ami",
+                    "ubuntu",
+                    Body::new()
+                        .attr("most_recent", true)
+                        .attr("owners", Value::list([CANONICAL_OWNER]))
+                        .block(
+                            "filter",
+                            Body::new()
+                                .attr("name", "name")
+                                .attr("values", Value::list([UBUNTU_2404_NAME])),
+                        )
+                        .block(
+                            "filter",
+                            Body::new()
+                                .attr("name", "virtualization-type")
+                                .attr("values", Value::list(["hvm"])),
+                        ),
+                );
+                Expr::call(
+                    "coalesce",
+                    [self.ami_override.clone().into(), lookup.attr("id").into()],
+                )
+                .into()
+            }
+            Ami::Pinned(id) => Expr::call(
+                "coalesce",
+                [self.ami_override.clone().into(), id.as_str().into()],
+            )
+            .into(),
+        };
+        let subnet = Expr::call(
+            "element",
+            [
+                Expr::call("sort", [(&self.subnets).into()]).into(),
+                Value::Int(0),
+            ],
+        );
+        let user_data = Expr::call(
+            "file",
+            [Value::template([
+                Piece::Expr(Expr::PathModule),
+                Piece::Lit(format!("/{}", self.user_data_file)),
+            ])],
+        );
+        let instance = stack.resource(
+            "aws_instance",
+            "app",
+            Body::new()
+                .attr("ami", ami)
+                .attr("instance_type", self.host.instance_type.0.as_str())
+                .attr("subnet_id", subnet)
+                .attr(
+                    "vpc_security_group_ids",
+                    Value::list([&self.security_group]),
+                )
+                .attr("iam_instance_profile", &self.profile)
+                .attr("key_name", &self.key_name)
+                .attr("user_data", user_data)
+                .attr("monitoring", true)
+                .attr("ebs_optimized", true)
+                .block(
+                    "metadata_options",
+                    Body::new()
+                        .attr("http_endpoint", "enabled")
+                        .attr("http_tokens", "required")
+                        .attr("http_put_response_hop_limit", 1u32),
+                )
+                .block(
+                    "root_block_device",
+                    Body::new()
+                        .attr("volume_type", "gp3")
+                        .attr("volume_size", self.host.root_volume_gb)
+                        .attr("encrypted", true)
+                        .attr("delete_on_termination", true),
+                )
+                .attr("tags", Value::object([("Name", self.naming.name("app"))])),
+        );
+        let public_ip = instance.attr("public_ip");
+        let url = Value::template([
+            Piece::Lit("http://".into()),
+            Piece::Expr(Expr::Ref(public_ip.clone())),
+            Piece::Lit(format!(":{APP_PORT}")),
+        ]);
+        AppInstanceOutputs {
+            id: instance.attr("id"),
+            public_ip,
+            url,
+        }
+    }
+}

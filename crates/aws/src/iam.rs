@@ -1,0 +1,118 @@
+//! iam: the app instance's role (EC2 may assume it), its S3 access, read access to exactly the
+//! app's SSM parameters, and the instance profile.
+
+use tf::{Body, Expr, Piece, Stack, Value};
+
+use crate::env::S3Access;
+use crate::{Arn, InstanceProfileName, Naming};
+
+/// The instance role of the app host.
+pub struct InstanceRole<'a> {
+    pub naming: &'a Naming,
+    pub s3_access: S3Access,
+    /// The environment's buckets (used by `S3Access::Scoped`).
+    pub buckets: Vec<Arn>,
+    /// SSM parameters the instance reads at boot.
+    pub parameters: Vec<Arn>,
+}
+
+/// What the role gives other modules.
+pub struct InstanceRoleOutputs {
+    pub profile: InstanceProfileName,
+    pub role_arn: Arn,
+}
+
+fn statement(sid: &str, actions: &[&str], resources: Value) -> Body {
+    Body::new()
+        .attr("sid", sid)
+        .attr("effect", "Allow")
+        .attr("actions", Value::list(actions.iter().copied()))
+        .attr("resources", resources)
+}
+
+impl InstanceRole<'_> {
+    pub fn emit(&self, stack: &mut Stack) -> InstanceRoleOutputs {
+        let assume = stack.data(
+            "aws_iam_policy_document",
+            "app_assume_role",
+            Body::new().block(
+                "statement",
+                Body::new()
+                    .attr("sid", "Ec2AssumeRole")
+                    .attr("effect", "Allow")
+                    .attr("actions", Value::list(["sts:AssumeRole"]))
+                    .block(
+                        "principals",
+                        Body::new()
+                            .attr("type", "Service")
+                            .attr("identifiers", Value::list(["ec2.amazonaws.com"])),
+                    ),
+            ),
+        );
+        let role = stack.resource(
+            "aws_iam_role",
+            "app",
+            Body::new()
+                .attr("name", self.naming.name("app"))
+                .attr("description", "Role of the FastAPI app instance")
+                .attr("assume_role_policy", assume.attr("json")),
+        );
+        let role_name = role.attr("name");
+
+        let mut statements = vec![statement(
+            "ReadAppParameters",
+            &["ssm:GetParameter", "ssm:GetParameters"],
+            Value::list(self.parameters.iter()),
+        )];
+        match self.s3_access {
+            S3Access::Full => {
+                stack.resource(
+                    "aws_iam_role_policy_attachment",
+                    "app_s3_full_access",
+                    Body::new()
+                        .attr("role", &role_name)
+                        .attr("policy_arn", "arn:aws:iam::aws:policy/AmazonS3FullAccess"),
+                );
+            }
+            S3Access::Scoped => {
+                let objects = self.buckets.iter().map(|b| {
+                    Value::template([Piece::Expr(Expr::Ref(b.0.clone())), Piece::Lit("/*".into())])
+                });
+                statements.push(statement(
+                    "ListAppBuckets",
+                    &["s3:ListBucket", "s3:GetBucketLocation"],
+                    Value::list(self.buckets.iter()),
+                ));
+                statements.push(statement(
+                    "ReadWriteAppObjects",
+                    &["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                    Value::list(objects),
+                ));
+            }
+        }
+        let mut doc = Body::new();
+        for s in statements {
+            doc.push_block("statement", s);
+        }
+        let policy = stack.data("aws_iam_policy_document", "app", doc);
+        stack.resource(
+            "aws_iam_role_policy",
+            "app",
+            Body::new()
+                .attr("name", self.naming.name("app"))
+                .attr("role", &role_name)
+                .attr("policy", policy.attr("json")),
+        );
+        let profile = stack.resource(
+            "aws_iam_instance_profile",
+            "app",
+            Body::new()
+                .attr("name", self.naming.name("app"))
+                .attr("role", &role_name),
+        );
+        InstanceRoleOutputs {
+            profile: InstanceProfileName(profile.attr("name")),
+            role_arn: Arn(role.attr("arn")),
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! network: the default VPC and its subnets (looked up, not created).
+
+use tf::{Body, Stack, Value};
+
+use crate::{SubnetIds, VpcCidr, VpcId};
+
+/// The default VPC of the region, found by lookup.
+pub struct DefaultNetwork;
+
+/// What the network gives other modules.
+pub struct NetworkOutputs {
+    pub vpc_id: VpcId,
+    pub vpc_cidr: VpcCidr,
+    pub subnet_ids: SubnetIds,
+}
+
+impl DefaultNetwork {
+    pub fn emit(&self, stack: &mut Stack) -> NetworkOutputs {
+        let vpc = stack.data("aws_vpc", "default", Body::new().attr("default", true));
+        let subnets = stack.data(
+            "aws_subnets",
+            "default",
+            Body::new().block(
+                "filter",
+                Body::new()
+                    .attr("name", "vpc-id")
+                    .attr("values", Value::list([vpc.attr("id")])),
+            ),
+        );
+        NetworkOutputs {
+            vpc_id: VpcId(vpc.attr("id")),
+            vpc_cidr: VpcCidr(vpc.attr("cidr_block")),
+            subnet_ids: SubnetIds(subnets.attr("ids")),
+        }
+    }
+}

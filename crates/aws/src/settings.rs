@@ -1,0 +1,52 @@
+//! settings: the app's configuration in SSM Parameter Store. Secrets are SecureString
+//! parameters made from sensitive variables, so they never appear in user_data or outputs; the
+//! instance reads them at boot with its own role.
+
+use tf::{Body, Stack, Value};
+
+use crate::{Arn, Naming};
+
+/// One parameter: `<prefix>/<key>`.
+pub struct Parameter {
+    pub key: &'static str,
+    pub description: &'static str,
+    pub value: Value,
+    /// SecureString (encrypted with the account's `aws/ssm` key) instead of String.
+    pub secret: bool,
+}
+
+/// The app's parameters under `/<project>/<env>/`.
+pub struct AppSettings<'a> {
+    pub naming: &'a Naming,
+    pub parameters: Vec<Parameter>,
+}
+
+/// What the settings give other modules: the parameter ARNs (for the instance role) and the
+/// full names (for user_data).
+pub struct SettingsOutputs {
+    pub arns: Vec<Arn>,
+    pub names: Vec<String>,
+}
+
+impl AppSettings<'_> {
+    pub fn emit(&self, stack: &mut Stack) -> SettingsOutputs {
+        let prefix = self.naming.ssm_prefix();
+        let mut arns = Vec::new();
+        let mut names = Vec::new();
+        for p in &self.parameters {
+            let name = format!("{prefix}/{}", p.key);
+            let addr = stack.resource(
+                "aws_ssm_parameter",
+                p.key,
+                Body::new()
+                    .attr("name", name.as_str())
+                    .attr("description", p.description)
+                    .attr("type", if p.secret { "SecureString" } else { "String" })
+                    .attr("value", p.value.clone()),
+            );
+            arns.push(Arn(addr.attr("arn")));
+            names.push(name);
+        }
+        SettingsOutputs { arns, names }
+    }
+}

@@ -1,0 +1,358 @@
+//! Whole environments: the app stack and the bootstrap stack, wired from an env file.
+
+use tf::{Address, Body, Expr, Stack, Value, Variable};
+
+use crate::buckets::SecureBucket;
+use crate::ec2_app::{AppFirewall, AppInstance, APP_PORT};
+use crate::env::{AppEnv, BootstrapEnv, Protection};
+use crate::iam::InstanceRole;
+use crate::network::DefaultNetwork;
+use crate::rds::Postgres;
+use crate::settings::{AppSettings, Parameter};
+use crate::state_backend::StateBackend;
+use crate::user_data::{BucketVar, UserData, FILE_NAME};
+use crate::Naming;
+
+fn base(project: &str, env: &str, region: &str) -> Stack {
+    let mut stack = Stack::new(crate::TERRAFORM_VERSION);
+    stack.require_provider(
+        "aws",
+        crate::AWS_PROVIDER_SOURCE,
+        crate::AWS_PROVIDER_VERSION,
+    );
+    stack.provider(
+        "aws",
+        Body::new().attr("region", region).block(
+            "default_tags",
+            Body::new().attr(
+                "tags",
+                Value::object([
+                    ("Project", project),
+                    ("Environment", env),
+                    ("ManagedBy", "fastapi-infra"),
+                ]),
+            ),
+        ),
+    );
+    stack
+}
+
+/// The backend key of an environment's state: `<project>/<env>/terraform.tfstate`.
+pub fn state_key(project: &str, env: &str) -> String {
+    format!("{project}/{env}/terraform.tfstate")
+}
+
+fn var(name: &Address) -> Value {
+    name.whole().into()
+}
+
+/// The FastAPI deployment of one environment.
+pub fn app_stack(env_name: &str, cfg: &AppEnv) -> Stack {
+    let naming = Naming {
+        project: cfg.project.0.clone(),
+        env: env_name.to_string(),
+    };
+    let mut stack = base(&cfg.project.0, env_name, &cfg.region.0);
+
+    let mut backend = Body::new()
+        .attr("bucket", cfg.state.bucket.0.as_str())
+        .attr("key", state_key(&cfg.project.0, env_name))
+        .attr("region", cfg.state.region.0.as_str())
+        .attr("encrypt", true);
+    if cfg.state.lock.dynamodb() {
+        if let Some(t) = &cfg.state.dynamodb_table {
+            backend.set("dynamodb_table", t.0.as_str());
+        }
+    }
+    if cfg.state.lock.lockfile() {
+        backend.set("use_lockfile", true);
+    }
+    stack.backend = Some(("s3".into(), backend));
+
+    // Variables: secrets and per-deploy values. Secrets are sensitive and have no default.
+    let db_username = stack.variable(
+        Variable::new("db_username", "string", "Master user name of the Postgres database").sensitive().validation(
+            Expr::call("can", [Expr::call("regex", ["^[a-zA-Z][a-zA-Z0-9_]{0,15}$".into(), Address::Var("db_username".into()).whole().into()]).into()]),
+            "db_username must start with a letter and have at most 16 letters, digits or underscores.",
+        ),
+    );
+    let db_password = stack.variable(
+        Variable::new(
+            "db_password",
+            "string",
+            "Master password of the Postgres database (8 to 128 characters, no / @ \" or space)",
+        )
+        .sensitive()
+        .validation(
+            Expr::call(
+                "can",
+                [Expr::call(
+                    "regex",
+                    [
+                        "^[^/@\" ]{8,128}$".into(),
+                        Address::Var("db_password".into()).whole().into(),
+                    ],
+                )
+                .into()],
+            ),
+            "db_password must have 8 to 128 characters and none of / @ \" or space (RDS rules).",
+        ),
+    );
+    let tavily = stack.variable(
+        Variable::new(
+            "tavily_api_key",
+            "string",
+            "Tavily API key, stored as an SSM SecureString",
+        )
+        .sensitive(),
+    );
+    let gemini = stack.variable(
+        Variable::new(
+            "gemini_api_key",
+            "string",
+            "Gemini API key, stored as an SSM SecureString",
+        )
+        .sensitive(),
+    );
+    let repo_url = stack.variable(Variable::new(
+        "app_repo_url",
+        "string",
+        "Git URL of the FastAPI app the instance clones",
+    ));
+    let repo_branch = stack.variable(
+        Variable::new(
+            "app_repo_branch",
+            "string",
+            "Branch of the app repository to deploy",
+        )
+        .default("main"),
+    );
+    let key_name = stack.variable(
+        Variable::new(
+            "ssh_key_name",
+            "string",
+            "EC2 key pair for SSH (null: no key pair)",
+        )
+        .default(Value::Null),
+    );
+    let ami_id = stack.variable(
+        Variable::new(
+            "ami_id",
+            "string",
+            "AMI id that overrides the env's AMI choice (null: use the env's)",
+        )
+        .default(Value::Null),
+    );
+
+    let net = DefaultNetwork.emit(&mut stack);
+    let app_sg = AppFirewall {
+        naming: &naming,
+        host: &cfg.app,
+        vpc_id: net.vpc_id.clone(),
+        vpc_cidr: net.vpc_cidr.clone(),
+    }
+    .emit(&mut stack);
+
+    let force_destroy = cfg.database.protection == Protection::Dev;
+    let b = &cfg.buckets;
+    let buckets: Vec<_> = [
+        ("logs", &b.logs),
+        ("artifacts", &b.artifacts),
+        ("content", &b.content),
+    ]
+    .into_iter()
+    .map(|(role, name)| {
+        let out = SecureBucket {
+            role,
+            name: &name.0,
+            force_destroy,
+            prevent_destroy: false,
+            deny_insecure_transport: true,
+        }
+        .emit(&mut stack);
+        (role, name, out)
+    })
+    .collect();
+
+    let db = Postgres {
+        naming: &naming,
+        db: &cfg.database,
+        vpc_id: net.vpc_id.clone(),
+        subnets: net.subnet_ids.clone(),
+        allow_from: app_sg.clone(),
+        username: db_username.clone(),
+        password: db_password.clone(),
+    }
+    .emit(&mut stack);
+
+    let settings = AppSettings {
+        naming: &naming,
+        parameters: vec![
+            Parameter {
+                key: "db_host",
+                description: "Postgres host name",
+                value: (&db.host).into(),
+                secret: false,
+            },
+            Parameter {
+                key: "db_port",
+                description: "Postgres port",
+                value: Expr::call("tostring", [db.port.clone().into()]).into(),
+                secret: false,
+            },
+            Parameter {
+                key: "db_name",
+                description: "Postgres database name",
+                value: cfg.database.db_name.0.as_str().into(),
+                secret: false,
+            },
+            Parameter {
+                key: "db_username",
+                description: "Postgres user name",
+                value: var(&db_username.addr),
+                secret: true,
+            },
+            Parameter {
+                key: "db_password",
+                description: "Postgres password",
+                value: var(&db_password.addr),
+                secret: true,
+            },
+            Parameter {
+                key: "tavily_api_key",
+                description: "Tavily API key",
+                value: var(&tavily.addr),
+                secret: true,
+            },
+            Parameter {
+                key: "gemini_api_key",
+                description: "Gemini API key",
+                value: var(&gemini.addr),
+                secret: true,
+            },
+            Parameter {
+                key: "repo_url",
+                description: "Git URL of the app",
+                value: var(&repo_url.addr),
+                secret: false,
+            },
+            Parameter {
+                key: "repo_branch",
+                description: "Branch of the app",
+                value: var(&repo_branch.addr),
+                secret: false,
+            },
+        ],
+    };
+    let params = settings.emit(&mut stack);
+
+    let role = InstanceRole {
+        naming: &naming,
+        s3_access: cfg.iam.s3_access,
+        buckets: buckets.iter().map(|(_, _, o)| o.arn.clone()).collect(),
+        parameters: params.arns.clone(),
+    }
+    .emit(&mut stack);
+
+    let user_data = UserData {
+        project: &cfg.project.0,
+        env: env_name,
+        app_name: &cfg.project.0,
+        app_user: &cfg.app.user.0,
+        region: &cfg.region.0,
+        ssm_prefix: naming.ssm_prefix(),
+        parameter_keys: settings.parameters.iter().map(|p| p.key).collect(),
+        buckets: buckets
+            .iter()
+            .map(|(role, name, _)| BucketVar {
+                var: format!("S3_BUCKET_{}", role.to_uppercase()),
+                name: name.0.clone(),
+            })
+            .collect(),
+        app_port: APP_PORT,
+        asgi_app: &cfg.app.asgi_app,
+        health_path: &cfg.app.health_path,
+    };
+    stack.file(FILE_NAME, user_data.render());
+
+    let app = AppInstance {
+        naming: &naming,
+        host: &cfg.app,
+        subnets: net.subnet_ids.clone(),
+        security_group: app_sg,
+        profile: role.profile,
+        ami_override: ami_id,
+        key_name,
+        user_data_file: FILE_NAME,
+    }
+    .emit(&mut stack);
+
+    stack.output(
+        "app_url",
+        "URL of the FastAPI service: http://<public ip>:8000",
+        app.url,
+    );
+    stack.output(
+        "rds_endpoint",
+        "Postgres endpoint as <host>:5432",
+        db.endpoint,
+    );
+    stack.output("instance_id", "EC2 instance id of the app host", app.id);
+    stack.output(
+        "instance_public_ip",
+        "Public IPv4 address of the app host",
+        app.public_ip,
+    );
+    stack.output("db_host", "Postgres host name", db.host);
+    stack.output("ssh_user", "Login user of the app host's AMI", "ubuntu");
+    stack.output(
+        "region",
+        "AWS region of this environment",
+        cfg.region.0.as_str(),
+    );
+    stack.output(
+        "ssm_prefix",
+        "SSM Parameter Store prefix of the app's settings",
+        naming.ssm_prefix(),
+    );
+    stack.output(
+        "instance_role_arn",
+        "ARN of the app instance's IAM role",
+        role.role_arn,
+    );
+    for (role, _, out) in &buckets {
+        stack.output(
+            &format!("bucket_{role}_name"),
+            &format!("Name of the {role} bucket"),
+            &out.id,
+        );
+    }
+    stack
+}
+
+/// The bootstrap environment: state bucket and lock table, local state.
+pub fn bootstrap_stack(env_name: &str, cfg: &BootstrapEnv) -> Stack {
+    let mut stack = base(&cfg.project.0, env_name, &cfg.region.0);
+    let out = StateBackend {
+        bucket: &cfg.state.bucket.0,
+        table: &cfg.state.dynamodb_table.0,
+        prevent_destroy: cfg.state.prevent_destroy,
+    }
+    .emit(&mut stack);
+    stack.output(
+        "state_bucket_name",
+        "Name of the S3 bucket that holds every environment's state",
+        out.bucket,
+    );
+    stack.output(
+        "lock_table_name",
+        "Name of the DynamoDB table that locks state",
+        out.table,
+    );
+    stack.output(
+        "region",
+        "AWS region of the state backend",
+        cfg.region.0.as_str(),
+    );
+    stack
+}

@@ -1,0 +1,279 @@
+//! Reading `envs/<name>.toml` into typed environments, with errors that name the file, the key
+//! and the fix.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use aws::env::{AppEnv, BootstrapEnv, Env, Kind, Name};
+use serde::Deserialize;
+
+/// Bad input: exit status 2.
+#[derive(Debug)]
+pub struct InputError(pub String);
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for InputError {}
+
+fn err<T>(msg: impl Into<String>) -> Result<T, InputError> {
+    Err(InputError(msg.into()))
+}
+
+/// The environment names found in `dir` (files `<name>.toml`), sorted.
+pub fn list(dir: &Path) -> Result<Vec<String>, InputError> {
+    let rd = std::fs::read_dir(dir).map_err(|e| {
+        InputError(format!(
+            "{}: cannot read the environments folder ({e}); fix: run from the repository root or pass --envs-dir",
+            dir.display()
+        ))
+    })?;
+    let mut names: Vec<String> = rd
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|n| n.strip_suffix(".toml"))
+                .map(str::to_string)
+        })
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// Levenshtein distance, for "did you mean" hints.
+pub fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// The closest candidate, if it is close enough to be a likely typo.
+pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (distance(word, c), c))
+        .filter(|(d, c)| *d <= (c.len().max(word.len()) / 3).max(2))
+        .min()
+        .map(|(_, c)| c)
+}
+
+/// Where a byte offset is: 1-based line and column, and the dotted key at that place.
+fn locate(text: &str, offset: usize) -> (usize, usize, String) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    let lines: Vec<&str> = text.lines().collect();
+    // The key: the nearest `key =` at or above this line; the table: the nearest `[table]` above.
+    let mut key = String::new();
+    let mut table = String::new();
+    for l in lines[..line.min(lines.len())].iter().rev() {
+        let t = l.trim();
+        if key.is_empty() {
+            if let Some((k, _)) = t.split_once('=') {
+                if !t.starts_with('#') && !t.starts_with('[') {
+                    key = k.trim().to_string();
+                }
+            }
+        }
+        if t.starts_with('[') {
+            table = t.trim_matches(|c| c == '[' || c == ']').trim().to_string();
+            break;
+        }
+    }
+    let path = match (table.is_empty(), key.is_empty()) {
+        (true, _) => key,
+        (false, true) => table,
+        (false, false) => format!("{table}.{key}"),
+    };
+    (line, col, path)
+}
+
+fn parse<'de, T: Deserialize<'de>>(file: &str, text: &'de str) -> Result<T, InputError> {
+    toml::from_str::<T>(text).map_err(|e| {
+        let (line, col, key) = e.span().map(|s| locate(text, s.start)).unwrap_or((1, 1, String::new()));
+        let msg = e.message().trim().to_string();
+        let hint = if let Some(rest) = msg.strip_prefix("unknown field `") {
+            let (field, rest) = rest.split_once('`').unwrap_or((rest, ""));
+            let known: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
+            let table = key.rsplit_once('.').map(|(t, _)| format!("{t}.")).unwrap_or_default();
+            let key = format!("{table}{field}");
+            return match closest(field, known.iter().copied()) {
+                Some(c) => InputError(format!(
+                    "{file}:{line}:{col}: unknown key `{key}`; fix: did you mean `{c}`? (known keys here: {})",
+                    known.join(", ")
+                )),
+                None => InputError(format!(
+                    "{file}:{line}:{col}: unknown key `{key}`; fix: remove it (known keys here: {})",
+                    known.join(", ")
+                )),
+            };
+        } else if let Some(rest) = msg.strip_prefix("missing field `") {
+            let field = rest.split('`').next().unwrap_or(rest);
+            let where_ = if key.is_empty() { String::new() } else { format!(" in `[{}]`", key.split('.').next().unwrap_or("")) };
+            return InputError(format!("{file}: missing key `{field}`{where_}; fix: add `{field} = ...` (see envs/dev.toml for an example)"));
+        } else if msg.starts_with("invalid type") {
+            "fix: give a value of the expected type"
+        } else {
+            "fix: correct the value"
+        };
+        InputError(format!("{file}:{line}:{col}: key `{key}`: {msg}; {hint}"))
+    })
+}
+
+#[derive(Deserialize)]
+struct KindOnly {
+    #[serde(default)]
+    kind: Kind,
+}
+
+/// Read and check one environment file.
+pub fn load(dir: &Path, name: &str) -> Result<(PathBuf, Env), InputError> {
+    let path = dir.join(format!("{name}.toml"));
+    let file = format!("envs/{name}.toml");
+    if let Err(e) = Name::parse(name, 32) {
+        return err(format!("environment name `{name}`: {e}"));
+    }
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let known = list(dir)?;
+            let hint = match closest(name, known.iter().map(String::as_str)) {
+                Some(c) => format!("did you mean `{c}`?"),
+                None => format!("create {} (copy envs/dev.toml)", path.display()),
+            };
+            return err(format!(
+                "unknown environment `{name}`: {} does not exist; fix: {hint} (known: {})",
+                path.display(),
+                known.join(", ")
+            ));
+        }
+        Err(e) => return err(format!("{}: cannot read ({e})", path.display())),
+    };
+    // The kind decides the schema; a typo in `kind` itself is reported by the first parse.
+    let kind = parse::<KindOnly>(&file, &text)
+        .map(|k| k.kind)
+        .or_else(|e| {
+            if text.lines().any(|l| l.trim_start().starts_with("kind")) {
+                Err(e)
+            } else {
+                Ok(Kind::App)
+            }
+        })?;
+    let env = match kind {
+        Kind::App => {
+            let cfg: AppEnv = parse(&file, &text)?;
+            check_app(&file, &cfg)?;
+            Env::App(cfg)
+        }
+        Kind::Bootstrap => Env::Bootstrap(parse::<BootstrapEnv>(&file, &text)?),
+    };
+    Ok((path, env))
+}
+
+/// Checks that span several keys.
+fn check_app(file: &str, cfg: &AppEnv) -> Result<(), InputError> {
+    if !cfg.app.ssh_open_to_world {
+        if let Some(c) = cfg.app.ssh_ingress_cidrs.iter().find(|c| c.is_anywhere()) {
+            return err(format!(
+                "{file}: key `app.ssh_ingress_cidrs`: `{c}` opens SSH to the whole internet; fix: name your own range, or set `app.ssh_open_to_world = true` if you mean it"
+            ));
+        }
+    }
+    let b = &cfg.buckets;
+    let names = [
+        ("logs", &b.logs.0),
+        ("artifacts", &b.artifacts.0),
+        ("content", &b.content.0),
+        ("state", &cfg.state.bucket.0),
+    ];
+    for (i, (ka, a)) in names.iter().enumerate() {
+        if let Some((kb, _)) = names[i + 1..].iter().find(|(_, n)| n == a) {
+            let kb = if *kb == "state" {
+                "state.bucket".to_string()
+            } else {
+                format!("buckets.{kb}")
+            };
+            return err(format!("{file}: key `{kb}`: bucket name `{a}` is also used by `buckets.{ka}`; fix: give every bucket its own name"));
+        }
+    }
+    if cfg.state.lock.dynamodb() && cfg.state.dynamodb_table.is_none() {
+        return err(format!(
+            "{file}: key `state.dynamodb_table` is missing but `state.lock` uses DynamoDB; fix: add the table name from envs/bootstrap.toml or set `lock = \"lockfile\"`"
+        ));
+    }
+    if !cfg.app.health_path.starts_with('/') {
+        return err(format!(
+            "{file}: key `app.health_path`: `{}` must start with `/`",
+            cfg.app.health_path
+        ));
+    }
+    Ok(())
+}
+
+/// An app environment's `[state]` must name the bootstrap environment's bucket, region and table.
+pub fn check_against_bootstrap(
+    name: &str,
+    app: &AppEnv,
+    boot: &BootstrapEnv,
+) -> Result<(), InputError> {
+    let file = format!("envs/{name}.toml");
+    let s = &app.state;
+    if s.bucket != boot.state.bucket {
+        return err(format!(
+            "{file}: key `state.bucket` is `{}` but envs/bootstrap.toml creates `{}`; fix: use the bootstrap bucket",
+            s.bucket, boot.state.bucket
+        ));
+    }
+    if s.region != boot.region {
+        return err(format!(
+            "{file}: key `state.region` is `{}` but envs/bootstrap.toml creates the state backend in `{}`; fix: use `{}`",
+            s.region, boot.region, boot.region
+        ));
+    }
+    if s.lock.dynamodb() {
+        if let Some(t) = &s.dynamodb_table {
+            if *t != boot.state.dynamodb_table {
+                return err(format!(
+                    "{file}: key `state.dynamodb_table` is `{t}` but envs/bootstrap.toml creates `{}`; fix: use the bootstrap table",
+                    boot.state.dynamodb_table
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_the_closest_key() {
+        assert_eq!(
+            closest("instnce_type", ["instance_type", "ami", "user"]),
+            Some("instance_type")
+        );
+        assert_eq!(closest("zzz", ["instance_type", "ami"]), None);
+        assert_eq!(distance("kitten", "sitting"), 3);
+    }
+
+    #[test]
+    fn locates_keys_in_tables() {
+        let text = "project = \"x\"\n[app]\nroot_volume_gb = 5\n";
+        let off = text.find('5').unwrap();
+        assert_eq!(locate(text, off), (3, 18, "app.root_volume_gb".to_string()));
+    }
+}

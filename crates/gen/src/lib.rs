@@ -1,0 +1,56 @@
+//! The `gen` command: reads `envs/<name>.toml`, builds each environment's Terraform document
+//! and writes `generated/<name>/`. See README.md for the workflow.
+
+pub mod config;
+pub mod output;
+
+use std::path::Path;
+
+use aws::env::Env;
+use tf::File;
+
+use crate::config::InputError;
+
+/// The output formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// `.tf.json`, the source of truth (committed under generated/).
+    Json,
+    /// `.tf` through hcl-rs: a view for readers, never committed.
+    Hcl,
+}
+
+/// The comment at the top of every generated file.
+pub fn header(env: &str) -> String {
+    format!(
+        "{} from envs/{env}.toml. Do not edit: run `cargo run -p gen -- --env {env}`.",
+        output::MARKER
+    )
+}
+
+/// Build the files of one environment, checking the document first.
+pub fn build(envs_dir: &Path, name: &str, format: Format) -> Result<Vec<File>, InputError> {
+    let (_, env) = config::load(envs_dir, name)?;
+    let stack = match &env {
+        Env::App(cfg) => {
+            if envs_dir.join("bootstrap.toml").exists() {
+                if let (_, Env::Bootstrap(boot)) = config::load(envs_dir, "bootstrap")? {
+                    config::check_against_bootstrap(name, cfg, &boot)?;
+                }
+            }
+            aws::stacks::app_stack(name, cfg)
+        }
+        Env::Bootstrap(cfg) => aws::stacks::bootstrap_stack(name, cfg),
+    };
+    stack.check().map_err(|e| {
+        InputError(format!(
+            "envs/{name}.toml: the generated document is invalid: {e}"
+        ))
+    })?;
+    let header = header(name);
+    match format {
+        Format::Json => Ok(tf::json::render(&stack, &header)),
+        Format::Hcl => tf::hcl::render(&stack, &header)
+            .map_err(|e| InputError(format!("envs/{name}.toml: {e}"))),
+    }
+}
