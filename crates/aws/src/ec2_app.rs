@@ -199,7 +199,6 @@ impl AppInstance<'_> {
                 .attr("iam_instance_profile", &self.profile)
                 .attr("key_name", &self.key_name)
                 .attr("user_data", user_data)
-                .attr("monitoring", true)
                 .attr("ebs_optimized", true)
                 .block(
                     "metadata_options",

@@ -1,0 +1,250 @@
+//! The `gen` command as a user runs it: exit codes, messages, and files left untouched on error.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("gen-cli-{}-{name}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(dir.join("envs")).unwrap();
+    for e in ["dev", "prod", "bootstrap"] {
+        fs::copy(repo().join(format!("envs/{e}.toml")), dir.join(format!("envs/{e}.toml"))).unwrap();
+    }
+    dir
+}
+
+fn gen(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gen")).current_dir(dir).args(args).output().unwrap()
+}
+
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(p.clone(), fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Generate once, break the env file, run again: exit 2, the message contains every `needle`,
+/// and every existing file is byte-identical.
+fn rejects(name: &str, env: &str, from: &str, to: &str, needles: &[&str]) {
+    let dir = scratch(name);
+    assert!(gen(&dir, &["--all"]).status.success());
+    let path = dir.join(format!("envs/{env}.toml"));
+    let text = fs::read_to_string(&path).unwrap();
+    assert!(text.contains(from), "{from} not in {env}.toml");
+    fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    let before = snapshot(&dir.join("generated"));
+    let o = gen(&dir, &["--env", env]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    for n in needles {
+        assert!(err.contains(n), "`{n}` not in: {err}");
+    }
+    assert_eq!(before, snapshot(&dir.join("generated")), "files changed after an error");
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn unknown_key_names_file_key_and_suggestion() {
+    rejects(
+        "unknown-key",
+        "dev",
+        "instance_type = \"t3.micro\"",
+        "instnce_type = \"t3.micro\"",
+        &["envs/dev.toml:", "unknown key `app.instnce_type`", "did you mean `instance_type`?"],
+    );
+}
+
+#[test]
+fn wrong_type_names_the_key() {
+    rejects("wrong-type", "dev", "root_volume_gb = 20", "root_volume_gb = \"big\"", &["envs/dev.toml:", "app.root_volume_gb", "invalid type"]);
+}
+
+#[test]
+fn invalid_cidr_names_the_key_and_fix() {
+    rejects(
+        "bad-cidr",
+        "prod",
+        "\"198.51.100.10/32\"",
+        "\"198.51.100.10/33\"",
+        &["envs/prod.toml:", "app.ssh_ingress_cidrs", "0 to 32"],
+    );
+}
+
+#[test]
+fn empty_name_is_rejected() {
+    rejects("empty-name", "dev", "project = \"fastapi-infra\"", "project = \"\"", &["envs/dev.toml:", "`project`", "empty"]);
+}
+
+#[test]
+fn ssh_from_anywhere_needs_to_be_said_on_purpose() {
+    rejects(
+        "ssh-world",
+        "dev",
+        "ssh_ingress_cidrs = [\"203.0.113.0/24\"]",
+        "ssh_ingress_cidrs = [\"0.0.0.0/0\"]",
+        &["app.ssh_ingress_cidrs", "ssh_open_to_world = true"],
+    );
+    // Said on purpose, it is accepted.
+    let dir = scratch("ssh-world-ok");
+    let path = dir.join("envs/dev.toml");
+    let text = fs::read_to_string(&path).unwrap().replace(
+        "ssh_ingress_cidrs = [\"203.0.113.0/24\"]",
+        "ssh_ingress_cidrs = [\"0.0.0.0/0\"]\nssh_open_to_world = true",
+    );
+    fs::write(&path, text).unwrap();
+    let o = gen(&dir, &["--env", "dev"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let main = fs::read_to_string(dir.join("generated/dev/main.tf.json")).unwrap();
+    assert!(main.contains("\"app_ssh_0_0_0_0_0\""));
+}
+
+#[test]
+fn duplicate_address_from_a_module_is_rejected() {
+    rejects(
+        "dup",
+        "dev",
+        "http_ingress_cidrs = [\"0.0.0.0/0\"]",
+        "http_ingress_cidrs = [\"0.0.0.0/0\", \"0.0.0.0/0\"]",
+        &["envs/dev.toml", "duplicate address `aws_vpc_security_group_ingress_rule.app_http_0_0_0_0_0`"],
+    );
+}
+
+#[test]
+fn state_backend_must_match_bootstrap() {
+    rejects(
+        "state-mismatch",
+        "dev",
+        "bucket = \"fastapi-infra-tfstate\"",
+        "bucket = \"someone-elses-state\"",
+        &["envs/dev.toml", "state.bucket", "envs/bootstrap.toml creates `fastapi-infra-tfstate`"],
+    );
+}
+
+#[test]
+fn unknown_env_is_rejected_with_a_suggestion() {
+    let dir = scratch("unknown-env");
+    let o = gen(&dir, &["--env", "prd"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("unknown environment `prd`") && err.contains("did you mean `prod`?"), "{err}");
+    assert!(!dir.join("generated").exists(), "an error must write nothing");
+}
+
+#[test]
+fn unwritable_output_folder_is_rejected() {
+    let dir = scratch("unwritable");
+    fs::write(dir.join("not-a-folder"), "x").unwrap();
+    let o = gen(&dir, &["--env", "dev", "--out", "not-a-folder/generated"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("not-a-folder/generated") && err.contains("fix:"), "{err}");
+    assert_eq!(fs::read(dir.join("not-a-folder")).unwrap(), b"x");
+}
+
+#[test]
+fn a_folder_in_the_way_leaves_every_file_as_it_was() {
+    let dir = scratch("in-the-way");
+    assert!(gen(&dir, &["--env", "dev"]).status.success());
+    // A changed env and a folder where a generated file should go.
+    let path = dir.join("envs/dev.toml");
+    let text = fs::read_to_string(&path).unwrap().replace("root_volume_gb = 20", "root_volume_gb = 21");
+    fs::write(&path, text).unwrap();
+    fs::remove_file(dir.join("generated/dev/outputs.tf.json")).unwrap();
+    fs::create_dir(dir.join("generated/dev/outputs.tf.json")).unwrap();
+    let before = snapshot(&dir.join("generated"));
+    let o = gen(&dir, &["--env", "dev"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(before, snapshot(&dir.join("generated")));
+}
+
+#[test]
+fn check_reports_a_hand_edit_and_stale_files() {
+    let dir = scratch("check");
+    assert!(gen(&dir, &["--all"]).status.success());
+    let o = gen(&dir, &["--all", "--check"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
+    let main = dir.join("generated/prod/main.tf.json");
+    let mut bytes = fs::read(&main).unwrap();
+    let i = bytes.iter().position(|b| *b == b'7').unwrap();
+    bytes[i] = b'8';
+    fs::write(&main, &bytes).unwrap();
+    let o = gen(&dir, &["--all", "--check"]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("generated/prod/main.tf.json: differs: +1 -1 lines"), "{out}");
+    assert_eq!(fs::read(&main).unwrap(), bytes, "--check must write nothing");
+
+    // Regenerating fixes it; a file the env no longer produces is removed, a user's file is not.
+    fs::write(dir.join("generated/prod/old.tf.json"), "{\n  \"//\": \"Generated by fastapi-infra from envs/prod.toml.\"\n}\n").unwrap();
+    fs::write(dir.join("generated/prod/mine_override.tf.json"), "{}\n").unwrap();
+    let o = gen(&dir, &["--all", "--check"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("old.tf.json: no longer generated"));
+    assert!(gen(&dir, &["--all"]).status.success());
+    assert!(!dir.join("generated/prod/old.tf.json").exists());
+    assert!(dir.join("generated/prod/mine_override.tf.json").exists());
+    assert_eq!(gen(&dir, &["--all", "--check"]).status.code(), Some(0));
+}
+
+#[test]
+fn two_runs_are_byte_identical_and_match_the_committed_output() {
+    let dir = scratch("twice");
+    assert!(gen(&dir, &["--all"]).status.success());
+    let first = snapshot(&dir.join("generated"));
+    fs::remove_dir_all(dir.join("generated")).unwrap();
+    assert!(gen(&dir, &["--all"]).status.success());
+    assert_eq!(first, snapshot(&dir.join("generated")));
+    // The committed generated/ is current.
+    let o = gen(&repo(), &["--all", "--check"]);
+    assert_eq!(o.status.code(), Some(0), "generated/ is stale: {}", String::from_utf8_lossy(&o.stdout));
+}
+
+#[test]
+fn generated_files_hold_no_secret_timestamp_or_absolute_path() {
+    let dir = scratch("clean");
+    assert!(gen(&dir, &["--all"]).status.success());
+    for (p, bytes) in snapshot(&dir.join("generated")) {
+        let text = String::from_utf8(bytes).unwrap();
+        let root = dir.to_string_lossy();
+        assert!(!text.contains(root.as_ref()), "{} holds an absolute path", p.display());
+        assert!(!text.contains(env!("CARGO_PKG_VERSION")) || !text.contains("gen "), "{}", p.display());
+        assert!(!text.contains("2026-"), "{} holds a date", p.display());
+    }
+}
+
+#[test]
+fn list_and_usage_errors() {
+    let dir = scratch("list");
+    let o = gen(&dir, &["--list"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "bootstrap\ndev\nprod\n");
+    assert_eq!(gen(&dir, &[]).status.code(), Some(2));
+    assert_eq!(gen(&dir, &["--bogus"]).status.code(), Some(2));
+    // A new environment is one new file.
+    fs::copy(dir.join("envs/dev.toml"), dir.join("envs/staging.toml")).unwrap();
+    let text = fs::read_to_string(dir.join("envs/staging.toml")).unwrap().replace("-dev-", "-staging-");
+    fs::write(dir.join("envs/staging.toml"), text).unwrap();
+    let o = gen(&dir, &["--env", "staging"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let backend = fs::read_to_string(dir.join("generated/staging/backend.tf.json")).unwrap();
+    assert!(backend.contains("fastapi-infra/staging/terraform.tfstate"));
+}

@@ -1,0 +1,171 @@
+"""Test helpers: a moto server on 127.0.0.1 and a bounded terraform runner.
+
+Every process is started with a timeout and stopped by its PID; nothing leaves loopback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+PLUGIN_DIR = os.environ.get("TF_PLUGIN_DIR", "/opt/tf-plugins")
+SERVICES = ["ec2", "iam", "rds", "s3", "sts", "ssm", "dynamodb"]
+REGION = "us-east-1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Moto:
+    """moto_server on 127.0.0.1, started and stopped by its PID."""
+
+    def __init__(self, log_dir: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        exe = shutil.which("moto_server")
+        assert exe, "moto_server is not on PATH: run the tests through scripts/test.sh"
+        env = dict(os.environ)
+        env["MOTO_AMIS_PATH"] = str(FIXTURES / "amis.json")
+        env["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
+        self.log = open(log_dir / f"moto-{self.port}.log", "w")
+        self.proc = subprocess.Popen(
+            [exe, "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"moto_server exited with {self.proc.returncode}")
+            try:
+                urllib.request.urlopen(self.url + "/moto-api/", timeout=2)
+                return
+            except OSError:
+                time.sleep(0.3)
+        self.stop()
+        raise RuntimeError("moto_server did not answer within 60 s")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        self.log.close()
+
+    def boto(self, service: str):
+        import boto3
+
+        return boto3.client(
+            service,
+            endpoint_url=self.url,
+            region_name=REGION,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
+
+    def provider_override(self) -> dict:
+        """Provider settings that point the AWS provider at this server (test only)."""
+        return {
+            "provider": {
+                "aws": {
+                    "access_key": "test",
+                    "secret_key": "test",
+                    "skip_credentials_validation": True,
+                    "skip_metadata_api_check": True,
+                    "s3_use_path_style": True,
+                    "endpoints": {s: self.url for s in SERVICES},
+                }
+            }
+        }
+
+    def backend_config(self) -> dict:
+        """A partial S3 backend config pointing at this server."""
+        return {
+            "endpoints": f'{{ s3 = "{self.url}", dynamodb = "{self.url}", sts = "{self.url}", iam = "{self.url}" }}',
+            "use_path_style": "true",
+            "skip_credentials_validation": "true",
+            "skip_requesting_account_id": "true",
+            "skip_metadata_api_check": "true",
+            "access_key": "test",
+            "secret_key": "test",
+        }
+
+    def empty_bucket(self, bucket: str) -> None:
+        """Delete every version of every object (a versioned bucket takes minutes otherwise)."""
+        s3 = self.boto("s3")
+        paginator = s3.get_paginator("list_object_versions")
+        for page in paginator.paginate(Bucket=bucket):
+            objs = [
+                {"Key": v["Key"], "VersionId": v["VersionId"]}
+                for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
+            ]
+            if objs:
+                s3.delete_objects(Bucket=bucket, Delete={"Objects": objs})
+
+
+class Terraform:
+    """terraform in one folder, every call bounded in time. Never uses TF_LOG (secrets)."""
+
+    def __init__(self, workdir: Path, log: Path):
+        self.dir = workdir
+        self.log = log
+        self.env = dict(os.environ)
+        self.env.update({"TF_IN_AUTOMATION": "1", "TF_INPUT": "0", "CHECKPOINT_DISABLE": "1"})
+        self.env.pop("TF_LOG", None)
+        self.timings: dict[str, float] = {}
+
+    def run(self, *args: str, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess:
+        start = time.monotonic()
+        proc = subprocess.run(
+            ["timeout", "-k", "10", str(int(timeout)), "terraform", *args, "-no-color"],
+            cwd=self.dir,
+            env=self.env,
+            capture_output=True,
+            text=True,
+        )
+        took = time.monotonic() - start
+        self.timings[args[0]] = self.timings.get(args[0], 0.0) + took
+        with open(self.log, "a") as f:
+            f.write(f"$ terraform {' '.join(args)}  ({took:.1f}s, exit {proc.returncode})\n{proc.stdout}\n{proc.stderr}\n")
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"terraform {args[0]} failed in {self.dir} (exit {proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+            )
+        return proc
+
+    def init(self, backend: bool = False, backend_config: Path | None = None) -> None:
+        args = ["init", "-input=false", f"-plugin-dir={PLUGIN_DIR}"]
+        if not backend:
+            args.append("-backend=false")
+        if backend_config is not None:
+            args.append(f"-backend-config={backend_config}")
+        self.run(*args, timeout=120)
+
+
+def copy_env(env: str, dest: Path) -> Path:
+    """A copy of generated/<env> to work in, so the committed output stays clean."""
+    src = REPO / "generated" / env
+    assert src.is_dir(), f"{src} is missing: run `cargo run -p gen -- --env {env}`"
+    shutil.copytree(src, dest)
+    return dest
+
+
+def write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2) + "\n")
