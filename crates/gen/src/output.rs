@@ -54,6 +54,16 @@ pub fn write_env(dir: &Path, files: &[File]) -> Result<usize, InputError> {
     let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
     let cleanup =
         |staged: &[(PathBuf, PathBuf)]| staged.iter().for_each(|(t, _)| drop(fs::remove_file(t)));
+    // Anything in the way of a rename (a folder where a file goes) is found before any write.
+    for f in files {
+        let target = dir.join(&f.name);
+        if target.exists() && !target.is_file() {
+            return Err(InputError(format!(
+                "{}: is in the way (not a regular file); fix: move it away and run again",
+                target.display()
+            )));
+        }
+    }
     for f in files {
         let target = dir.join(&f.name);
         if fs::read(&target)

@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -14,13 +17,21 @@ fn scratch(name: &str) -> PathBuf {
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(dir.join("envs")).unwrap();
     for e in ["dev", "prod", "bootstrap"] {
-        fs::copy(repo().join(format!("envs/{e}.toml")), dir.join(format!("envs/{e}.toml"))).unwrap();
+        fs::copy(
+            repo().join(format!("envs/{e}.toml")),
+            dir.join(format!("envs/{e}.toml")),
+        )
+        .unwrap();
     }
     dir
 }
 
 fn gen(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gen")).current_dir(dir).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_gen"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
@@ -59,7 +70,11 @@ fn rejects(name: &str, env: &str, from: &str, to: &str, needles: &[&str]) {
     for n in needles {
         assert!(err.contains(n), "`{n}` not in: {err}");
     }
-    assert_eq!(before, snapshot(&dir.join("generated")), "files changed after an error");
+    assert_eq!(
+        before,
+        snapshot(&dir.join("generated")),
+        "files changed after an error"
+    );
     let _ = fs::remove_dir_all(&dir);
 }
 
@@ -70,13 +85,23 @@ fn unknown_key_names_file_key_and_suggestion() {
         "dev",
         "instance_type = \"t3.micro\"",
         "instnce_type = \"t3.micro\"",
-        &["envs/dev.toml:", "unknown key `app.instnce_type`", "did you mean `instance_type`?"],
+        &[
+            "envs/dev.toml:",
+            "unknown key `app.instnce_type`",
+            "did you mean `instance_type`?",
+        ],
     );
 }
 
 #[test]
 fn wrong_type_names_the_key() {
-    rejects("wrong-type", "dev", "root_volume_gb = 20", "root_volume_gb = \"big\"", &["envs/dev.toml:", "app.root_volume_gb", "invalid type"]);
+    rejects(
+        "wrong-type",
+        "dev",
+        "root_volume_gb = 20",
+        "root_volume_gb = \"big\"",
+        &["envs/dev.toml:", "app.root_volume_gb", "invalid type"],
+    );
 }
 
 #[test]
@@ -92,7 +117,13 @@ fn invalid_cidr_names_the_key_and_fix() {
 
 #[test]
 fn empty_name_is_rejected() {
-    rejects("empty-name", "dev", "project = \"fastapi-infra\"", "project = \"\"", &["envs/dev.toml:", "`project`", "empty"]);
+    rejects(
+        "empty-name",
+        "dev",
+        "project = \"fastapi-infra\"",
+        "project = \"\"",
+        &["envs/dev.toml:", "`project`", "empty"],
+    );
 }
 
 #[test]
@@ -125,7 +156,10 @@ fn duplicate_address_from_a_module_is_rejected() {
         "dev",
         "http_ingress_cidrs = [\"0.0.0.0/0\"]",
         "http_ingress_cidrs = [\"0.0.0.0/0\", \"0.0.0.0/0\"]",
-        &["envs/dev.toml", "duplicate address `aws_vpc_security_group_ingress_rule.app_http_0_0_0_0_0`"],
+        &[
+            "envs/dev.toml",
+            "duplicate address `aws_vpc_security_group_ingress_rule.app_http_0_0_0_0_0`",
+        ],
     );
 }
 
@@ -136,7 +170,11 @@ fn state_backend_must_match_bootstrap() {
         "dev",
         "bucket = \"fastapi-infra-tfstate\"",
         "bucket = \"someone-elses-state\"",
-        &["envs/dev.toml", "state.bucket", "envs/bootstrap.toml creates `fastapi-infra-tfstate`"],
+        &[
+            "envs/dev.toml",
+            "state.bucket",
+            "envs/bootstrap.toml creates `fastapi-infra-tfstate`",
+        ],
     );
 }
 
@@ -146,8 +184,14 @@ fn unknown_env_is_rejected_with_a_suggestion() {
     let o = gen(&dir, &["--env", "prd"]);
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
-    assert!(err.contains("unknown environment `prd`") && err.contains("did you mean `prod`?"), "{err}");
-    assert!(!dir.join("generated").exists(), "an error must write nothing");
+    assert!(
+        err.contains("unknown environment `prd`") && err.contains("did you mean `prod`?"),
+        "{err}"
+    );
+    assert!(
+        !dir.join("generated").exists(),
+        "an error must write nothing"
+    );
 }
 
 #[test]
@@ -157,7 +201,10 @@ fn unwritable_output_folder_is_rejected() {
     let o = gen(&dir, &["--env", "dev", "--out", "not-a-folder/generated"]);
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
-    assert!(err.contains("not-a-folder/generated") && err.contains("fix:"), "{err}");
+    assert!(
+        err.contains("not-a-folder/generated") && err.contains("fix:"),
+        "{err}"
+    );
     assert_eq!(fs::read(dir.join("not-a-folder")).unwrap(), b"x");
 }
 
@@ -167,7 +214,9 @@ fn a_folder_in_the_way_leaves_every_file_as_it_was() {
     assert!(gen(&dir, &["--env", "dev"]).status.success());
     // A changed env and a folder where a generated file should go.
     let path = dir.join("envs/dev.toml");
-    let text = fs::read_to_string(&path).unwrap().replace("root_volume_gb = 20", "root_volume_gb = 21");
+    let text = fs::read_to_string(&path)
+        .unwrap()
+        .replace("root_volume_gb = 20", "root_volume_gb = 21");
     fs::write(&path, text).unwrap();
     fs::remove_file(dir.join("generated/dev/outputs.tf.json")).unwrap();
     fs::create_dir(dir.join("generated/dev/outputs.tf.json")).unwrap();
@@ -192,11 +241,22 @@ fn check_reports_a_hand_edit_and_stale_files() {
     let o = gen(&dir, &["--all", "--check"]);
     assert_eq!(o.status.code(), Some(1));
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("generated/prod/main.tf.json: differs: +1 -1 lines"), "{out}");
-    assert_eq!(fs::read(&main).unwrap(), bytes, "--check must write nothing");
+    assert!(
+        out.contains("generated/prod/main.tf.json: differs: +1 -1 lines"),
+        "{out}"
+    );
+    assert_eq!(
+        fs::read(&main).unwrap(),
+        bytes,
+        "--check must write nothing"
+    );
 
     // Regenerating fixes it; a file the env no longer produces is removed, a user's file is not.
-    fs::write(dir.join("generated/prod/old.tf.json"), "{\n  \"//\": \"Generated by fastapi-infra from envs/prod.toml.\"\n}\n").unwrap();
+    fs::write(
+        dir.join("generated/prod/old.tf.json"),
+        "{\n  \"//\": \"Generated by fastapi-infra from envs/prod.toml.\"\n}\n",
+    )
+    .unwrap();
     fs::write(dir.join("generated/prod/mine_override.tf.json"), "{}\n").unwrap();
     let o = gen(&dir, &["--all", "--check"]);
     assert!(String::from_utf8_lossy(&o.stdout).contains("old.tf.json: no longer generated"));
@@ -216,7 +276,12 @@ fn two_runs_are_byte_identical_and_match_the_committed_output() {
     assert_eq!(first, snapshot(&dir.join("generated")));
     // The committed generated/ is current.
     let o = gen(&repo(), &["--all", "--check"]);
-    assert_eq!(o.status.code(), Some(0), "generated/ is stale: {}", String::from_utf8_lossy(&o.stdout));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "generated/ is stale: {}",
+        String::from_utf8_lossy(&o.stdout)
+    );
 }
 
 #[test]
@@ -226,8 +291,16 @@ fn generated_files_hold_no_secret_timestamp_or_absolute_path() {
     for (p, bytes) in snapshot(&dir.join("generated")) {
         let text = String::from_utf8(bytes).unwrap();
         let root = dir.to_string_lossy();
-        assert!(!text.contains(root.as_ref()), "{} holds an absolute path", p.display());
-        assert!(!text.contains(env!("CARGO_PKG_VERSION")) || !text.contains("gen "), "{}", p.display());
+        assert!(
+            !text.contains(root.as_ref()),
+            "{} holds an absolute path",
+            p.display()
+        );
+        assert!(
+            !text.contains(env!("CARGO_PKG_VERSION")) || !text.contains("gen "),
+            "{}",
+            p.display()
+        );
         assert!(!text.contains("2026-"), "{} holds a date", p.display());
     }
 }
@@ -241,7 +314,9 @@ fn list_and_usage_errors() {
     assert_eq!(gen(&dir, &["--bogus"]).status.code(), Some(2));
     // A new environment is one new file.
     fs::copy(dir.join("envs/dev.toml"), dir.join("envs/staging.toml")).unwrap();
-    let text = fs::read_to_string(dir.join("envs/staging.toml")).unwrap().replace("-dev-", "-staging-");
+    let text = fs::read_to_string(dir.join("envs/staging.toml"))
+        .unwrap()
+        .replace("-dev-", "-staging-");
     fs::write(dir.join("envs/staging.toml"), text).unwrap();
     let o = gen(&dir, &["--env", "staging"]);
     assert!(o.status.success(), "{}", stderr(&o));

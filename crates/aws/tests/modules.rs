@@ -1,0 +1,143 @@
+//! One insta snapshot per module: the JSON each module emits on its own, for the dev settings.
+//! Review changes with `cargo insta review`.
+
+use aws::env::{AppEnv, S3Access};
+use aws::{Arn, Naming, SecurityGroupId, SubnetIds, VpcCidr, VpcId};
+use tf::{Address, Stack};
+
+fn dev() -> AppEnv {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../envs/dev.toml"))
+        .unwrap();
+    toml::from_str(&text).unwrap()
+}
+
+fn naming() -> Naming {
+    Naming {
+        project: "fastapi-infra".into(),
+        env: "dev".into(),
+    }
+}
+
+fn main_json(stack: &Stack) -> serde_json::Value {
+    let files = tf::json::render(stack, "snapshot");
+    let main = files
+        .iter()
+        .find(|f| f.name == "main.tf.json")
+        .expect("main.tf.json");
+    serde_json::from_str(&main.contents).unwrap()
+}
+
+fn r(kind: &str, name: &str, attr: &str) -> tf::Ref {
+    Address::resource(kind, name).attr(attr)
+}
+
+#[test]
+fn network() {
+    let mut s = Stack::default();
+    aws::network::DefaultNetwork.emit(&mut s);
+    s.check().unwrap();
+    insta::assert_json_snapshot!(main_json(&s));
+}
+
+#[test]
+fn buckets() {
+    let mut s = Stack::default();
+    aws::buckets::SecureBucket {
+        role: "content",
+        name: "fastapi-infra-dev-content",
+        force_destroy: true,
+        prevent_destroy: false,
+        deny_insecure_transport: true,
+    }
+    .emit(&mut s);
+    s.check().unwrap();
+    insta::assert_json_snapshot!(main_json(&s));
+}
+
+#[test]
+fn iam_scoped_and_full() {
+    for access in [S3Access::Scoped, S3Access::Full] {
+        let mut s = Stack::default();
+        aws::iam::InstanceRole {
+            naming: &naming(),
+            s3_access: access,
+            buckets: vec![Arn(r("aws_s3_bucket", "content", "arn"))],
+            parameters: vec![Arn(r("aws_ssm_parameter", "db_password", "arn"))],
+        }
+        .emit(&mut s);
+        insta::assert_json_snapshot!(format!("iam_{access:?}").to_lowercase(), main_json(&s));
+    }
+}
+
+#[test]
+fn rds() {
+    let cfg = dev();
+    let mut s = Stack::default();
+    aws::rds::Postgres {
+        naming: &naming(),
+        db: &cfg.database,
+        vpc_id: VpcId(Address::data("aws_vpc", "default").attr("id")),
+        subnets: SubnetIds(Address::data("aws_subnets", "default").attr("ids")),
+        allow_from: SecurityGroupId(r("aws_security_group", "app", "id")),
+        username: Address::Var("db_username".into()).whole(),
+        password: Address::Var("db_password".into()).whole(),
+    }
+    .emit(&mut s);
+    insta::assert_json_snapshot!(main_json(&s));
+}
+
+#[test]
+fn ec2_app() {
+    let cfg = dev();
+    let mut s = Stack::default();
+    let sg = aws::ec2_app::AppFirewall {
+        naming: &naming(),
+        host: &cfg.app,
+        vpc_id: VpcId(Address::data("aws_vpc", "default").attr("id")),
+        vpc_cidr: VpcCidr(Address::data("aws_vpc", "default").attr("cidr_block")),
+    }
+    .emit(&mut s);
+    aws::ec2_app::AppInstance {
+        naming: &naming(),
+        host: &cfg.app,
+        subnets: SubnetIds(Address::data("aws_subnets", "default").attr("ids")),
+        security_group: sg,
+        profile: aws::InstanceProfileName(r("aws_iam_instance_profile", "app", "name")),
+        ami_override: Address::Var("ami_id".into()).whole(),
+        key_name: Address::Var("ssh_key_name".into()).whole(),
+        user_data_file: "user_data.sh",
+    }
+    .emit(&mut s);
+    insta::assert_json_snapshot!(main_json(&s));
+}
+
+#[test]
+fn state_backend() {
+    let mut s = Stack::default();
+    aws::state_backend::StateBackend {
+        bucket: "fastapi-infra-tfstate",
+        table: "fastapi-infra-tflock",
+        prevent_destroy: true,
+    }
+    .emit(&mut s);
+    s.check().unwrap();
+    insta::assert_json_snapshot!(main_json(&s));
+}
+
+#[test]
+fn user_data_keeps_bash_expansions() {
+    let cfg = dev();
+    let stack = aws::stacks::app_stack("dev", &cfg);
+    let (_, script) = stack
+        .files
+        .iter()
+        .find(|(n, _)| n == "user_data.sh")
+        .unwrap();
+    assert!(script.contains("\"${APP_USER}\""));
+    assert!(script.starts_with("#!/usr/bin/env bash\n"));
+    assert!(
+        !script.contains("{{") && !script.contains("{%"),
+        "unrendered template syntax"
+    );
+    insta::assert_snapshot!(script);
+}
