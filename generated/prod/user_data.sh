@@ -51,14 +51,23 @@ install -d -m 0755 -o root -g root "${CONF_DIR}"
 #    The environment file is written whole to a temporary file, then moved: mode 0600, owner root.
 tmp_env="$(mktemp "${CONF_DIR}/.env.XXXXXX")"
 chmod 0600 "${tmp_env}"
-SSM_PREFIX="${SSM_PREFIX}" ENV_OUT="${tmp_env}" DEPLOY_OUT="${DEPLOY_FILE}" python3 - <<'PY'
+SSM_PREFIX="${SSM_PREFIX}" \
+SSM_KEYS="db_host db_port db_name db_username db_password tavily_api_key gemini_api_key repo_url repo_branch" \
+EXTRA_ENV="APP_ENV=prod S3_BUCKET_LOGS=fastapi-infra-prod-logs S3_BUCKET_ARTIFACTS=fastapi-infra-prod-artifacts S3_BUCKET_CONTENT=fastapi-infra-prod-content" \
+ENV_OUT="${tmp_env}" DEPLOY_OUT="${DEPLOY_FILE}" python3 - <<'PY'
+"""Read the app's settings from SSM Parameter Store and write the environment files.
+
+Run by user_data.sh as root at boot (python3 with Debian/Ubuntu's python3-boto3). Inputs come
+from the environment: SSM_PREFIX, SSM_KEYS (space separated), EXTRA_ENV (space separated
+KEY=value pairs that are not secret), ENV_OUT (the root-only env file) and DEPLOY_OUT.
+"""
 import os
 import urllib.parse
 
 import boto3
 
 prefix = os.environ["SSM_PREFIX"]
-keys = ["db_host", "db_port", "db_name", "db_username", "db_password", "tavily_api_key", "gemini_api_key", "repo_url", "repo_branch"]
+keys = os.environ["SSM_KEYS"].split()
 ssm = boto3.client("ssm", region_name=os.environ["AWS_REGION"])
 names = [f"{prefix}/{k}" for k in keys]
 got = {}
@@ -69,16 +78,17 @@ for i in range(0, len(names), 10):
     for p in resp["Parameters"]:
         got[p["Name"].rsplit("/", 1)[1]] = p["Value"]
 
+
 def q(v):
     v = str(v)
     if "\n" in v:
         raise SystemExit("user-data: a setting contains a newline")
     return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
+
 user = urllib.parse.quote(got["db_username"], safe="")
 password = urllib.parse.quote(got["db_password"], safe="")
 env = {
-    "APP_ENV": "prod",
     "AWS_REGION": os.environ["AWS_REGION"],
     "AWS_DEFAULT_REGION": os.environ["AWS_REGION"],
     "DATABASE_URL": f"postgresql://{user}:{password}@{got['db_host']}:{got['db_port']}/{got['db_name']}",
@@ -87,12 +97,13 @@ env = {
     "PGDATABASE": got["db_name"],
     "PGUSER": got["db_username"],
     "PGPASSWORD": got["db_password"],
-    "S3_BUCKET_LOGS": "fastapi-infra-prod-logs",
-    "S3_BUCKET_ARTIFACTS": "fastapi-infra-prod-artifacts",
-    "S3_BUCKET_CONTENT": "fastapi-infra-prod-content",
     "TAVILY_API_KEY": got["tavily_api_key"],
     "GEMINI_API_KEY": got["gemini_api_key"],
 }
+for pair in os.environ.get("EXTRA_ENV", "").split():
+    k, _, v = pair.partition("=")
+    env[k] = v
+# Endpoint overrides from /etc/default/<app> (tests, proxies) reach the app too.
 for k in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "TAVILY_API_URL", "GEMINI_API_URL"):
     if os.environ.get(k):
         env[k] = os.environ[k]

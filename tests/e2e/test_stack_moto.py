@@ -44,6 +44,7 @@ def prepare(env, tmp_path, moto):
     return work, tf
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("env", ["dev", "prod"])
 def test_apply_outputs_replan_destroy(env, tmp_path, moto):
     work, tf = prepare(env, tmp_path, moto)

@@ -455,7 +455,7 @@ fn yes() -> bool {
 /// Any environment.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Env {
-    App(AppEnv),
+    App(Box<AppEnv>),
     Bootstrap(BootstrapEnv),
 }
 

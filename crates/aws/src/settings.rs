@@ -1,5 +1,5 @@
-//! settings: the app's configuration in SSM Parameter Store. Secrets are SecureString
-//! parameters made from sensitive variables, so they never appear in user_data or outputs; the
+//! settings: the app's configuration in SSM Parameter Store. Every parameter is a SecureString
+//! (secrets come from sensitive variables), so no secret appears in user_data or outputs; the
 //! instance reads them at boot with its own role.
 
 use tf::{Body, Stack, Value};
@@ -11,8 +11,6 @@ pub struct Parameter {
     pub key: &'static str,
     pub description: &'static str,
     pub value: Value,
-    /// SecureString (encrypted with the account's `aws/ssm` key) instead of String.
-    pub secret: bool,
 }
 
 /// The app's parameters under `/<project>/<env>/`.
@@ -41,7 +39,7 @@ impl AppSettings<'_> {
                 Body::new()
                     .attr("name", name.as_str())
                     .attr("description", p.description)
-                    .attr("type", if p.secret { "SecureString" } else { "String" })
+                    .attr("type", "SecureString")
                     .attr("value", p.value.clone()),
             );
             arns.push(Arn(addr.attr("arn")));

@@ -179,7 +179,7 @@ pub fn load(dir: &Path, name: &str) -> Result<(PathBuf, Env), InputError> {
         Kind::App => {
             let cfg: AppEnv = parse(&file, &text)?;
             check_app(&file, &cfg)?;
-            Env::App(cfg)
+            Env::App(Box::new(cfg))
         }
         Kind::Bootstrap => Env::Bootstrap(parse::<BootstrapEnv>(&file, &text)?),
     };

@@ -73,10 +73,9 @@ pub fn write_env(dir: &Path, files: &[File]) -> Result<usize, InputError> {
             continue;
         }
         let tmp = dir.join(format!(".{}.gen-tmp", f.name));
-        let res = fs::File::create(&tmp).and_then(|mut h| {
-            h.write_all(f.contents.as_bytes())?;
-            h.sync_all()
-        });
+        // No fsync: these files are regenerated from the env files at will; the rename keeps
+        // every reader from seeing half a file.
+        let res = fs::File::create(&tmp).and_then(|mut h| h.write_all(f.contents.as_bytes()));
         if let Err(e) = res {
             let _ = fs::remove_file(&tmp);
             cleanup(&staged);

@@ -2,13 +2,11 @@
 //! first (every address, variable and output, and the backend), so adding `staging` is one
 //! new env file plus one new snapshot. The full files are in generated/, checked by --check.
 
-use std::path::Path;
-
 #[test]
 fn inventory_of_every_environment() {
     insta::glob!("../../../envs", "*.toml", |path| {
         let name = path.file_stem().unwrap().to_str().unwrap();
-        let envs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../envs");
+        let envs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../envs");
         let files = gen::build(&envs, name, gen::Format::Json).unwrap();
         let mut inv = Vec::new();
         for f in &files {
