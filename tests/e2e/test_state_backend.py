@@ -1,0 +1,183 @@
+"""Remote state against moto on 127.0.0.1 (issue: remote state).
+
+Bootstrap creates the state bucket and lock table; dev keeps its state there with DynamoDB
+locking, and a `staging` env made from one new env file uses S3 native locking (use_lockfile).
+For both, a held lock makes a second plan fail with a lock error, and after release it succeeds.
+Then everything is destroyed, bootstrap last.
+"""
+
+import json
+import os
+import select
+import subprocess
+import time
+
+import pytest
+
+from harness import REPO, Terraform, copy_env, write_json
+
+TEST_VARS = {
+    "db_username": "app",
+    "db_password": "test-password-123",
+    "tavily_api_key": "tvly-test-key",
+    "gemini_api_key": "gemini-test-key",
+    "app_repo_url": "https://example.invalid/app.git",
+}
+BUCKET = "fastapi-infra-tfstate"
+TABLE = "fastapi-infra-tflock"
+# A small, fast part of the app stack: enough to write real state.
+TARGET = "-target=aws_ssm_parameter.repo_branch"
+
+
+def backend_file(path, moto):
+    lines = [f"{k} = {v}" if k == "endpoints" else f'{k} = "{v}"' for k, v in moto.backend_config().items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def hold_lock(tf: Terraform):
+    """Start an apply (of a real change) that stops at its confirmation prompt, holding the lock."""
+    env = dict(tf.env)
+    env.pop("TF_INPUT", None)
+    proc = subprocess.Popen(
+        ["timeout", "120", "terraform", "apply", "-no-color", TARGET, "-var", "app_repo_branch=held-lock"],
+        cwd=tf.dir,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    out = b""
+    deadline = time.monotonic() + 90
+    fd = proc.stdout.fileno()
+    while b"Enter a value" not in out:
+        assert time.monotonic() < deadline, f"apply never reached its prompt:\n{out.decode()}"
+        ready, _, _ = select.select([fd], [], [], 0.5)
+        if ready:
+            chunk = os.read(fd, 65536)
+            assert chunk or proc.poll() is None, f"apply exited early:\n{out.decode()}"
+            out += chunk
+    return proc
+
+
+def release(proc):
+    proc.stdin.write(b"no\n")
+    proc.stdin.flush()
+    proc.wait(timeout=30)
+
+
+def assert_locked_then_free(tf: Terraform, moto, lock_evidence):
+    holder = hold_lock(tf)
+    try:
+        lock_evidence()
+        blocked = tf.run("plan", "-lock-timeout=2s", TARGET, timeout=60, check=False)
+        assert blocked.returncode != 0
+        assert "Error acquiring the state lock" in blocked.stderr, blocked.stderr[-3000:]
+        print("\nwhat a user sees while the lock is held:\n" + blocked.stderr.strip()[:1200])
+    finally:
+        release(holder)
+    tf.run("plan", "-lock-timeout=2s", TARGET, timeout=120)
+
+
+@pytest.mark.slow
+def test_bootstrap_backends_locking_and_teardown(tmp_path, moto):
+    timings = {}
+    t0 = time.monotonic()
+
+    # 1. Bootstrap, local state. prevent_destroy is on in the generated output.
+    boot = copy_env("bootstrap", tmp_path / "bootstrap")
+    write_json(boot / "providers_override.tf.json", moto.provider_override())
+    btf = Terraform(boot, tmp_path / "terraform-bootstrap.log")
+    btf.init()
+    btf.run("apply", "-auto-approve", timeout=300)
+    out = json.loads(btf.run("output", "-json").stdout)
+    assert out["state_bucket_name"]["value"] == BUCKET
+    assert out["lock_table_name"]["value"] == TABLE
+    assert out["region"]["value"] == "us-east-1"
+    s3 = moto.boto("s3")
+    assert s3.get_bucket_versioning(Bucket=BUCKET)["Status"] == "Enabled"
+    pab = s3.get_public_access_block(Bucket=BUCKET)["PublicAccessBlockConfiguration"]
+    assert all(pab.values()), pab
+    policy = json.loads(s3.get_bucket_policy(Bucket=BUCKET)["Policy"])
+    deny = policy["Statement"][0]
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}, deny
+    # moto 5.2.5 ignores policy conditions ("Conditions are not taken into account"), so this
+    # TLS-only deny blocks every object request, over http or https. Lift it in the emulator
+    # only; the policy itself was applied and checked above.
+    s3.delete_bucket_policy(Bucket=BUCKET)
+    ddb = moto.boto("dynamodb").describe_table(TableName=TABLE)["Table"]
+    assert ddb["KeySchema"] == [{"AttributeName": "LockID", "KeyType": "HASH"}]
+    assert ddb["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    timings["bootstrap apply"] = time.monotonic() - t0
+
+    # 2. dev: S3 backend with DynamoDB locking, pointed at moto by a partial backend config.
+    t = time.monotonic()
+    dev = copy_env("dev", tmp_path / "dev")
+    write_json(dev / "providers_override.tf.json", moto.provider_override())
+    write_json(dev / "terraform.tfvars.json", TEST_VARS)
+    dtf = Terraform(dev, tmp_path / "terraform-dev.log")
+    dtf.init(backend=True, backend_config=backend_file(tmp_path / "moto.s3.tfbackend", moto))
+    dtf.run("apply", "-auto-approve", TARGET, timeout=300)
+    head = s3.head_object(Bucket=BUCKET, Key="fastapi-infra/dev/terraform.tfstate")
+    assert head["ContentLength"] > 0
+    state = json.loads(s3.get_object(Bucket=BUCKET, Key="fastapi-infra/dev/terraform.tfstate")["Body"].read())
+    assert any(r["type"] == "aws_ssm_parameter" for r in state["resources"])
+    timings["dev init+apply"] = time.monotonic() - t
+
+    def dynamodb_lock_held():
+        items = moto.boto("dynamodb").scan(TableName=TABLE)["Items"]
+        ids = [i["LockID"]["S"] for i in items]
+        assert f"{BUCKET}/fastapi-infra/dev/terraform.tfstate" in ids, ids
+
+    t = time.monotonic()
+    assert_locked_then_free(dtf, moto, dynamodb_lock_held)
+    timings["dev lock test"] = time.monotonic() - t
+
+    # 3. staging: one new env file, no Rust change, S3 native locking only.
+    t = time.monotonic()
+    envs = tmp_path / "envs"
+    envs.mkdir()
+    for name in ("bootstrap", "dev"):
+        (envs / f"{name}.toml").write_text((REPO / "envs" / f"{name}.toml").read_text())
+    staging = (REPO / "envs/dev.toml").read_text().replace("-dev-", "-staging-").replace('lock = "dynamodb"', 'lock = "lockfile"')
+    (envs / "staging.toml").write_text(staging)
+    gen = subprocess.run(
+        ["cargo", "run", "-q", "--locked", "-p", "gen", "--", "--envs-dir", str(envs), "--out", str(tmp_path / "gen"), "--env", "staging"],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )
+    assert gen.returncode == 0, gen.stderr
+    backend = json.loads((tmp_path / "gen/staging/backend.tf.json").read_text())["terraform"]["backend"]["s3"]
+    assert backend["use_lockfile"] is True and "dynamodb_table" not in backend
+    stg = tmp_path / "gen/staging"
+    write_json(stg / "providers_override.tf.json", moto.provider_override())
+    write_json(stg / "terraform.tfvars.json", TEST_VARS)
+    stf = Terraform(stg, tmp_path / "terraform-staging.log")
+    stf.init(backend=True, backend_config=tmp_path / "moto.s3.tfbackend")
+    stf.run("apply", "-auto-approve", TARGET, timeout=300)
+
+    def s3_lock_held():
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="fastapi-infra/staging/").get("Contents", [])]
+        assert "fastapi-infra/staging/terraform.tfstate.tflock" in keys, keys
+
+    assert_locked_then_free(stf, moto, s3_lock_held)
+    timings["staging (lockfile) apply + lock test"] = time.monotonic() - t
+
+    # 4. Teardown: envs first, bootstrap last. prevent_destroy must stop a plain destroy.
+    t = time.monotonic()
+    stf.run("destroy", "-auto-approve", TARGET, timeout=300)
+    dtf.run("destroy", "-auto-approve", TARGET, timeout=300)
+    refused = btf.run("plan", "-destroy", timeout=120, check=False)
+    assert refused.returncode != 0 and "prevent_destroy" in refused.stderr, refused.stderr[-2000:]
+    write_json(
+        boot / "teardown_override.tf.json",
+        {"resource": {
+            "aws_s3_bucket": {"state": {"lifecycle": {"prevent_destroy": False}}},
+            "aws_dynamodb_table": {"lock": {"lifecycle": {"prevent_destroy": False}}},
+        }},
+    )
+    moto.empty_bucket(BUCKET)
+    btf.run("destroy", "-auto-approve", timeout=300)
+    assert BUCKET not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    assert TABLE not in moto.boto("dynamodb").list_tables()["TableNames"]
+    timings["teardown"] = time.monotonic() - t
+    print("\nstate backend timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
