@@ -55,7 +55,7 @@ fmt: ## Format the Rust code
 lint: ## clippy, rustfmt check and shellcheck
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
-	shellcheck scripts/*.sh .ci/run generated/*/user_data.sh
+	shellcheck -x scripts/*.sh .ci/run tests/host/*.sh generated/*/user_data.sh
 
 bench: ## Time and peak memory of generating every environment
 	cargo run -q --release -p gen --bin gen-bench

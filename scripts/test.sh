@@ -51,7 +51,7 @@ export PATH="${venv}/bin:${PATH}"
 say "format and lint"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -q -- -D warnings
-shellcheck scripts/*.sh .ci/run generated/*/user_data.sh
+shellcheck -x scripts/*.sh .ci/run tests/host/*.sh generated/*/user_data.sh
 
 say "generated/ is current"
 cargo run -q --locked -p gen -- --all --check

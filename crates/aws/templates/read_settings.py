@@ -11,7 +11,9 @@ import boto3
 
 prefix = os.environ["SSM_PREFIX"]
 keys = os.environ["SSM_KEYS"].split()
-ssm = boto3.client("ssm", region_name=os.environ["AWS_REGION"])
+# AWS_ENDPOINT_URL_SSM / AWS_ENDPOINT_URL (from /etc/default/<app>) also work with older boto3.
+endpoint = os.environ.get("AWS_ENDPOINT_URL_SSM") or os.environ.get("AWS_ENDPOINT_URL") or None
+ssm = boto3.client("ssm", region_name=os.environ["AWS_REGION"], endpoint_url=endpoint)
 names = [f"{prefix}/{k}" for k in keys]
 got = {}
 for i in range(0, len(names), 10):
@@ -47,7 +49,7 @@ for pair in os.environ.get("EXTRA_ENV", "").split():
     k, _, v = pair.partition("=")
     env[k] = v
 # Endpoint overrides from /etc/default/<app> (tests, proxies) reach the app too.
-for k in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "TAVILY_API_URL", "GEMINI_API_URL"):
+for k in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "TAVILY_API_URL", "GEMINI_API_URL", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"):
     if os.environ.get(k):
         env[k] = os.environ[k]
 with open(os.environ["ENV_OUT"], "w") as f:

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# verify.sh [ENV]: the release's verification list, one PASS/FAIL line each; exit 1 if any fails.
+#
+#   health     GET <app_url>/health from here (curl-health.sh; APP_URL overrides)
+#   database   from the instance: psql "select 1" with the app's settings
+#   s3         from the instance, with its role: write, read back and delete a probe object in
+#              each of the app's buckets
+#   tavily     from the instance: an HTTP answer from TAVILY_API_URL (https://api.tavily.com)
+#   gemini     from the instance: an HTTP answer from GEMINI_API_URL
+#              (https://generativelanguage.googleapis.com)
+# The endpoints can be pointed elsewhere (tests use loopback) through /etc/default/<app> on the host.
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+env="dev"
+case "${1:-}" in
+  -h|--help) usage; exit 0 ;;
+  "") ;;
+  -*) die "unknown option $1 (see --help)" ;;
+  *) env="$1" ;;
+esac
+
+failed=0
+report() { # report NAME STATUS DETAIL
+  echo "$2 $1: $3"
+  if [ "$2" != PASS ]; then failed=1; fi
+}
+
+if out="$(HEALTH_TRIES="${HEALTH_TRIES:-5}" "${SCRIPTS_DIR}/curl-health.sh" "${APP_URL:-${env}}" 2>&1)"; then
+  report health PASS "${out}"
+else
+  report health FAIL "${out}"
+fi
+
+ssh_args "${env}"
+remote=$(cat <<'REMOTE'
+set -uo pipefail
+app="__APP__"
+set -a
+. "/etc/${app}/env"
+if [ -f "/etc/default/${app}" ]; then . "/etc/default/${app}"; fi
+set +a
+if out="$(timeout 20 psql "${DATABASE_URL}" -tAc 'select 1' 2>&1)" && [ "${out}" = 1 ]; then
+  echo "PASS database: select 1 on ${PGHOST}:${PGPORT}/${PGDATABASE}"
+else
+  echo "FAIL database: ${PGHOST}:${PGPORT}/${PGDATABASE}: ${out}"
+fi
+timeout 60 python3 - <<'PY'
+import os, uuid
+import boto3
+endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or None
+s3 = boto3.client("s3", endpoint_url=endpoint, region_name=os.environ["AWS_REGION"])
+for var in sorted(k for k in os.environ if k.startswith("S3_BUCKET_")):
+    bucket, key = os.environ[var], f"verify/{uuid.uuid4()}.txt"
+    body = f"probe {key}".encode()
+    try:
+        s3.put_object(Bucket=bucket, Key=key, Body=body)
+        got = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        s3.delete_object(Bucket=bucket, Key=key)
+        ok = got == body
+        print(f"{'PASS' if ok else 'FAIL'} s3: write, read, delete in {bucket}" + ("" if ok else " (read back differs)"))
+    except Exception as e:  # one line per bucket, whatever went wrong
+        print(f"FAIL s3: {bucket}: {e}")
+PY
+for api in tavily gemini; do
+  case "${api}" in
+    tavily) url="${TAVILY_API_URL:-https://api.tavily.com}" ;;
+    gemini) url="${GEMINI_API_URL:-https://generativelanguage.googleapis.com}" ;;
+  esac
+  if code="$(curl -sS -o /dev/null -w '%{http_code}' --max-time 10 "${url}" 2>&1)" && [ "${code}" != 000 ]; then
+    echo "PASS ${api}: ${url} answered HTTP ${code}"
+  else
+    echo "FAIL ${api}: ${url} unreachable: ${code}"
+  fi
+done
+REMOTE
+)
+remote="${remote//__APP__/${APP_NAME}}"
+if lines="$(ssh "${SSH_ARGS[@]}" sudo bash -s <<<"${remote}" 2>&1)"; then :; fi
+if ! grep -qE '^(PASS|FAIL) ' <<<"${lines}"; then
+  report host FAIL "no answer over ssh: ${lines}"
+fi
+while IFS= read -r line; do
+  case "${line}" in
+    PASS\ *|FAIL\ *) echo "${line}"; if [[ "${line}" == FAIL* ]]; then failed=1; fi ;;
+  esac
+done <<<"${lines}"
+
+if [ "${failed}" = 0 ]; then echo "verify: all checks passed"; else echo "verify: some checks FAILED" >&2; fi
+exit "${failed}"
