@@ -4,8 +4,10 @@
 #   scripts/test.sh            everything: lint, unit, snapshot, terraform validate, checkov, moto e2e
 #   scripts/test.sh --quick    everything but the slow moto end-to-end tests
 #
-# Installs what it needs: apt packages (shellcheck) when missing, and the Python test tools
-# (moto, checkov, pytest) into a venv cached outside the repo, keyed by tests/requirements.txt.
+# Installs what it needs: apt packages (shellcheck; debootstrap, systemd-container, ssh and psql
+# clients for the app-host test) when missing, the Python test tools (moto, checkov, pytest) into
+# a venv, and the app-host test's Debian root; both cached outside the repo, keyed by their inputs
+# ($FASTAPI_INFRA_CACHE, default ~/.cache/fastapi-infra).
 set -euo pipefail
 
 usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; }
@@ -29,6 +31,14 @@ terraform version | head -n 1
 
 missing=()
 command -v shellcheck >/dev/null || missing+=(shellcheck)
+if [ "${quick}" = 0 ]; then
+  # The app-host test boots a Debian root with systemd-nspawn and talks to it over ssh.
+  command -v debootstrap >/dev/null || missing+=(debootstrap)
+  command -v systemd-nspawn >/dev/null || missing+=(systemd-container)
+  command -v ssh >/dev/null || missing+=(openssh-client)
+  command -v psql >/dev/null || missing+=(postgresql-client)
+  command -v initdb >/dev/null || { echo "initdb (PostgreSQL server) is missing: it comes with this kind of machine" >&2; exit 1; }
+fi
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing ${missing[*]}"
   timeout 600 apt-get update -qq
