@@ -200,6 +200,39 @@ pub struct AppEnv {
     pub buckets: Buckets,
     pub iam: Iam,
     pub state: State,
+    /// Renamed resources: each becomes a `moved` block so Terraform keeps the resource.
+    #[serde(default)]
+    pub moved: Vec<Moved>,
+}
+
+/// `[[moved]]`: a resource that the generator now emits under another address.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Moved {
+    pub from: ResourceAddress,
+    pub to: ResourceAddress,
+}
+
+/// A resource address `type.name`, e.g. `aws_s3_bucket.content`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResourceAddress {
+    pub kind: String,
+    pub name: String,
+}
+
+impl<'de> Deserialize<'de> for ResourceAddress {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let ident = |p: &str| {
+            p.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        };
+        match s.split_once('.') {
+            Some((k, n)) if ident(k) && ident(n) => Ok(ResourceAddress { kind: k.into(), name: n.into() }),
+            _ => Err(de::Error::custom(format!("`{s}` is not a resource address; write it as `type.name`, e.g. `aws_s3_bucket.content`"))),
+        }
+    }
 }
 
 /// `[app]`: the EC2 host running FastAPI.
@@ -435,6 +468,8 @@ pub struct BootstrapEnv {
     pub project: Name,
     pub region: Region,
     pub state: BootstrapState,
+    #[serde(default)]
+    pub moved: Vec<Moved>,
 }
 
 /// `[state]` of the bootstrap environment.

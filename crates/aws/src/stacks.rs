@@ -4,7 +4,7 @@ use tf::{Address, Body, Expr, Stack, Value, Variable};
 
 use crate::buckets::SecureBucket;
 use crate::ec2_app::{AppFirewall, AppInstance, APP_PORT};
-use crate::env::{AppEnv, BootstrapEnv, Protection};
+use crate::env::{AppEnv, BootstrapEnv, Moved, Protection};
 use crate::iam::InstanceRole;
 use crate::network::DefaultNetwork;
 use crate::rds::Postgres;
@@ -35,6 +35,15 @@ fn base(project: &str, env: &str, region: &str) -> Stack {
         ),
     );
     stack
+}
+
+fn moved(stack: &mut Stack, moves: &[Moved]) {
+    for m in moves {
+        stack.moved.push((
+            Address::resource(&m.from.kind, &m.from.name),
+            Address::resource(&m.to.kind, &m.to.name),
+        ));
+    }
 }
 
 /// The backend key of an environment's state: `<project>/<env>/terraform.tfstate`.
@@ -318,6 +327,7 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv) -> Stack {
             &out.id,
         );
     }
+    moved(&mut stack, &cfg.moved);
     stack
 }
 
@@ -345,5 +355,6 @@ pub fn bootstrap_stack(env_name: &str, cfg: &BootstrapEnv) -> Stack {
         "AWS region of the state backend",
         cfg.region.0.as_str(),
     );
+    moved(&mut stack, &cfg.moved);
     stack
 }

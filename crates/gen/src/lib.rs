@@ -2,7 +2,9 @@
 //! and writes `generated/<name>/`. See README.md for the workflow.
 
 pub mod config;
+pub mod graph;
 pub mod output;
+pub mod review;
 
 use std::path::Path;
 
@@ -30,6 +32,17 @@ pub fn header(env: &str) -> String {
 
 /// Build the files of one environment, checking the document first.
 pub fn build(envs_dir: &Path, name: &str, format: Format) -> Result<Vec<File>, InputError> {
+    let stack = stack(envs_dir, name)?;
+    let header = header(name);
+    match format {
+        Format::Json => Ok(tf::json::render(&stack, &header)),
+        Format::Hcl => tf::hcl::render(&stack, &header)
+            .map_err(|e| InputError(format!("envs/{name}.toml: {e}"))),
+    }
+}
+
+/// The checked Terraform document of one environment.
+pub fn stack(envs_dir: &Path, name: &str) -> Result<tf::Stack, InputError> {
     let (_, env) = config::load(envs_dir, name)?;
     let stack = match &env {
         Env::App(cfg) => {
@@ -47,10 +60,5 @@ pub fn build(envs_dir: &Path, name: &str, format: Format) -> Result<Vec<File>, I
             "envs/{name}.toml: the generated document is invalid: {e}"
         ))
     })?;
-    let header = header(name);
-    match format {
-        Format::Json => Ok(tf::json::render(&stack, &header)),
-        Format::Hcl => tf::hcl::render(&stack, &header)
-            .map_err(|e| InputError(format!("envs/{name}.toml: {e}"))),
-    }
+    Ok(stack)
 }

@@ -323,3 +323,226 @@ fn list_and_usage_errors() {
     let backend = fs::read_to_string(dir.join("generated/staging/backend.tf.json")).unwrap();
     assert!(backend.contains("fastapi-infra/staging/terraform.tfstate"));
 }
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn diff_summarizes_by_address_and_flags_data_loss() {
+    let dir = scratch("diff");
+    assert!(gen(&dir, &["--all"]).status.success());
+    let o = gen(&dir, &["diff"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(stdout(&o).contains("dev: 0 to add, 0 to change, 0 to remove, 0 moved"));
+
+    let path = dir.join("envs/dev.toml");
+    let text = fs::read_to_string(&path).unwrap();
+    let text = text
+        .replace("allocated_storage_gb = 20", "allocated_storage_gb = 30")
+        .replace("db_name = \"app\"", "db_name = \"app2\"")
+        .replace(
+            "\"fastapi-infra-dev-content\"",
+            "\"fastapi-infra-dev-media\"",
+        )
+        .replace("ami = \"ubuntu-24.04\"", "ami = \"ami-0123456789abcdef0\"");
+    fs::write(&path, text).unwrap();
+    let o = gen(&dir, &["diff", "--env", "dev"]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    for needle in [
+        "~ aws_db_instance.this",
+        "allocated_storage: 20 -> 30",
+        "!! replaces the database",
+        "~ aws_s3_bucket.content",
+        "!! replaces the bucket",
+        "- data.aws_ami.ubuntu",
+        "!! replaces the app host",
+        "aws_instance.app (user_data.sh: +1 -1 lines)",
+        "cloud-init does not run the new script",
+    ] {
+        assert!(out.contains(needle), "`{needle}` not in:\n{out}");
+    }
+    let o = gen(&dir, &["diff", "--env", "dev", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let db = v["dev"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["address"] == "aws_db_instance.this")
+        .unwrap();
+    assert_eq!(db["kind"], "changed");
+    assert!(db["danger"][0]
+        .as_str()
+        .unwrap()
+        .contains("replaces the database"));
+}
+
+#[test]
+fn diff_against_a_git_revision() {
+    let dir = scratch("diff-git");
+    assert!(gen(&dir, &["--all"]).status.success());
+    let git = |args: &[&str]| {
+        let o = Command::new("git")
+            .current_dir(&dir)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    git(&["init", "-q"]);
+    git(&["add", "-A"]);
+    git(&[
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@example.invalid",
+        "commit",
+        "-q",
+        "-m",
+        "base",
+    ]);
+    let path = dir.join("envs/prod.toml");
+    fs::write(
+        &path,
+        fs::read_to_string(&path)
+            .unwrap()
+            .replace("backup_retention_days = 7", "backup_retention_days = 14"),
+    )
+    .unwrap();
+    assert!(gen(&dir, &["--env", "prod"]).status.success());
+    // The folder is current, the revision is not.
+    assert_eq!(gen(&dir, &["diff", "--env", "prod"]).status.code(), Some(0));
+    let o = gen(&dir, &["diff", "--env", "prod", "--base", "HEAD"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("backup_retention_period: 7 -> 14"),
+        "{}",
+        stdout(&o)
+    );
+    let o = gen(&dir, &["diff", "--base", "no-such-rev"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn diff_between_two_environments() {
+    let dir = scratch("diff-envs");
+    let o = gen(&dir, &["diff", "--envs", "dev", "prod"]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert!(
+        out.contains("< aws_iam_role_policy_attachment.app_s3_full_access"),
+        "{out}"
+    );
+    assert!(out.contains("deletion_protection: false | true"), "{out}");
+    assert!(out.contains("multi_az: false | true"), "{out}");
+    assert_eq!(
+        gen(&dir, &["diff", "--envs", "dev", "dev"]).status.code(),
+        Some(0)
+    );
+}
+
+#[test]
+fn a_rename_needs_a_moved_block() {
+    let dir = scratch("rename");
+    assert!(gen(&dir, &["--env", "dev"]).status.success());
+    // What an older release generated: the content bucket under another address.
+    let main = dir.join("generated/dev/main.tf.json");
+    let text = fs::read_to_string(&main).unwrap();
+    let old = text
+        .replace(
+            "\"content\": {\n        \"bucket\": \"fastapi-infra-dev-content\"",
+            "\"media\": {\n        \"bucket\": \"fastapi-infra-dev-content\"",
+        )
+        .replace("aws_s3_bucket.content.", "aws_s3_bucket.media.");
+    assert_ne!(old, text);
+    fs::write(&main, &old).unwrap();
+
+    let o = gen(&dir, &["diff", "--env", "dev"]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert!(out.contains("- aws_s3_bucket.media"), "{out}");
+    assert!(out.contains("renamed to aws_s3_bucket.content (same bucket `fastapi-infra-dev-content`) without a moved block"), "{out}");
+
+    let before = snapshot(&dir.join("generated"));
+    let o = gen(&dir, &["--env", "dev"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    let block = "[[moved]]\nfrom = \"aws_s3_bucket.media\"\nto = \"aws_s3_bucket.content\"";
+    assert!(err.contains(block), "{err}");
+    assert_eq!(before, snapshot(&dir.join("generated")));
+
+    let path = dir.join("envs/dev.toml");
+    fs::write(
+        &path,
+        format!("{}\n{block}\n", fs::read_to_string(&path).unwrap()),
+    )
+    .unwrap();
+    let o = gen(&dir, &["--env", "dev"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let moved = fs::read_to_string(dir.join("generated/dev/moved.tf.json")).unwrap();
+    assert!(
+        moved.contains("\"from\": \"aws_s3_bucket.media\"")
+            && moved.contains("\"to\": \"aws_s3_bucket.content\""),
+        "{moved}"
+    );
+}
+
+#[test]
+fn graph_draws_resources_and_network_paths() {
+    let dir = scratch("graph");
+    let o = gen(&dir, &["graph", "--env", "dev"]);
+    assert!(o.status.success());
+    let m = stdout(&o);
+    assert!(m.starts_with("flowchart LR\n"));
+    assert!(
+        m.contains("n_internet_0_0_0_0_0 -- \"tcp 8000\" --> n_aws_security_group_app"),
+        "{m}"
+    );
+    assert!(
+        m.contains("n_aws_security_group_app -- \"tcp 5432\" --> n_aws_security_group_db"),
+        "{m}"
+    );
+    assert!(
+        m.contains("n_aws_instance_app --> n_aws_iam_instance_profile_app"),
+        "{m}"
+    );
+    let o = gen(&dir, &["graph", "--env", "prod", "--format", "dot"]);
+    let d = stdout(&o);
+    assert!(
+        d.starts_with("digraph \"prod\" {") && d.contains("[label=\"tcp 22\"]"),
+        "{d}"
+    );
+    assert!(
+        d.contains("n_aws_iam_role_app -> n_aws_s3_bucket_content;"),
+        "scoped IAM reaches the buckets: {d}"
+    );
+}
+
+#[test]
+fn the_readme_graph_is_kept_current() {
+    let dir = scratch("readme");
+    fs::write(
+        dir.join("README.md"),
+        "# x\n\n<!-- gen graph dev -->\n<!-- end gen graph -->\nend\n",
+    )
+    .unwrap();
+    assert_eq!(gen(&dir, &["--all", "--check"]).status.code(), Some(1));
+    assert!(gen(&dir, &["--all"]).status.success());
+    let readme = fs::read_to_string(dir.join("README.md")).unwrap();
+    assert!(
+        readme.contains("<!-- gen graph dev -->\n```mermaid\nflowchart LR\n"),
+        "{readme}"
+    );
+    assert!(
+        readme.ends_with("```\n<!-- end gen graph -->\nend\n"),
+        "{readme}"
+    );
+    assert_eq!(gen(&dir, &["--all", "--check"]).status.code(), Some(0));
+    // The committed README is current too.
+    assert_eq!(gen(&repo(), &["--all", "--check"]).status.code(), Some(0));
+}

@@ -12,6 +12,12 @@ pub enum Error {
     DanglingReference { from: String, to: String },
     /// A non-sensitive output would show a sensitive value.
     SensitiveOutput { output: String, via: String },
+    /// A `moved` block whose ends do not fit the document.
+    BadMoved {
+        from: String,
+        to: String,
+        why: String,
+    },
     /// An expression that the HCL view could not express.
     Hcl { message: String },
 }
@@ -30,6 +36,10 @@ impl fmt::Display for Error {
             Error::SensitiveOutput { output, via } => write!(
                 f,
                 "output `{output}` would show the sensitive value `{via}`; fix: mark the output sensitive or output something else"
+            ),
+            Error::BadMoved { from, to, why } => write!(
+                f,
+                "moved from `{from}` to `{to}`: {why}; fix: `from` must be the old address and `to` the address the document now declares"
             ),
             Error::Hcl { message } => write!(f, "cannot render the HCL view: {message}"),
         }

@@ -208,6 +208,23 @@ pub fn render(stack: &Stack, header: &str) -> Vec<File> {
         );
     }
 
+    if !stack.moved.is_empty() {
+        let moved = stack
+            .moved
+            .iter()
+            .map(|(from, to)| {
+                let mut m = Map::new();
+                m.insert("from".into(), J::String(from.to_string()));
+                m.insert("to".into(), J::String(to.to_string()));
+                J::Object(m)
+            })
+            .collect();
+        add(
+            "moved.tf.json",
+            doc(header, vec![("moved", J::Array(moved))]),
+        );
+    }
+
     for (name, contents) in &stack.files {
         add(name, contents.clone());
     }

@@ -92,6 +92,8 @@ pub struct Stack {
     pub outputs: Vec<Output>,
     /// Files written beside the Terraform files, e.g. `user_data.sh`: (name, contents).
     pub files: Vec<(String, String)>,
+    /// `moved { from = ..., to = ... }`: renamed resources keep their state.
+    pub moved: Vec<(Address, Address)>,
 }
 
 impl Stack {
@@ -233,6 +235,22 @@ impl Stack {
                 return Err(Error::DanglingReference {
                     from: from.clone(),
                     to: to.to_string(),
+                });
+            }
+        }
+        for (from, to) in &self.moved {
+            if declared.contains(from) {
+                return Err(Error::BadMoved {
+                    from: from.to_string(),
+                    to: to.to_string(),
+                    why: "`from` is still declared".into(),
+                });
+            }
+            if !declared.contains(to) {
+                return Err(Error::BadMoved {
+                    from: from.to_string(),
+                    to: to.to_string(),
+                    why: "`to` is not declared".into(),
                 });
             }
         }

@@ -1,0 +1,156 @@
+"""Schema conformance (issue: review and insight).
+
+Reads the real AWS provider schema (`terraform providers schema -json` with the mirrored
+provider) and checks every resource and data source the modules emit, in every env and in a
+variant env that turns on the choices the committed envs do not use: each attribute and block
+exists with a compatible type, every required attribute and block is set, and no computed-only
+attribute is set. A typo or a removed argument fails here, before `terraform validate`.
+"""
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from harness import PLUGIN_DIR, REPO
+
+PROVIDER = "registry.terraform.io/hashicorp/aws"
+META = {"depends_on", "lifecycle", "count", "for_each", "provider", "//"}
+
+
+@pytest.fixture(scope="module")
+def schema(tmp_path_factory):
+    d = tmp_path_factory.mktemp("schema")
+    (d / "versions.tf.json").write_text((REPO / "generated/dev/versions.tf.json").read_text())
+    env = {"TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1", "PATH": "/usr/local/bin:/usr/bin:/bin"}
+    subprocess.run(["timeout", "120", "terraform", "init", "-backend=false", f"-plugin-dir={PLUGIN_DIR}"],
+                   cwd=d, env=env, check=True, capture_output=True)
+    out = subprocess.run(["timeout", "120", "terraform", "providers", "schema", "-json"],
+                         cwd=d, env=env, check=True, capture_output=True, text=True).stdout
+    return json.loads(out)["provider_schemas"][PROVIDER]
+
+
+def is_expression(v):
+    return isinstance(v, str) and "${" in v
+
+
+def compatible(t, v):
+    if is_expression(v):
+        # A reference or a template: Terraform checks its type at plan time. A template with
+        # literal text around it can only be a string.
+        whole = v.startswith("${") and v.endswith("}") and v.count("${") == 1
+        return whole or t in ("string", "dynamic")
+    if t == "dynamic":
+        return True
+    if t == "string":
+        return isinstance(v, (str, int, float, bool))
+    if t == "number":
+        return isinstance(v, (int, float)) and not isinstance(v, bool) or (isinstance(v, str) and v.replace(".", "", 1).isdigit())
+    if t == "bool":
+        return isinstance(v, bool) or v in ("true", "false")
+    kind, inner = t[0], t[1]
+    if kind in ("list", "set"):
+        return isinstance(v, list) and all(compatible(inner, x) for x in v)
+    if kind == "map":
+        return isinstance(v, dict) and all(compatible(inner, x) for x in v.values())
+    if kind == "object":
+        return isinstance(v, dict) and all(k in inner and compatible(inner[k], x) for k, x in v.items())
+    if kind == "tuple":
+        return isinstance(v, list) and len(v) == len(inner) and all(compatible(a, b) for a, b in zip(inner, v))
+    return False
+
+
+def check_block(block, body, where, problems):
+    attrs, blocks = block.get("attributes", {}), block.get("block_types", {})
+    for key, value in body.items():
+        path = f"{where}.{key}"
+        if key in META:
+            continue
+        if key in attrs:
+            a = attrs[key]
+            if a.get("computed") and not a.get("optional") and not a.get("required"):
+                problems.append(f"{path}: computed-only attribute is set")
+            elif not compatible(a["type"], value):
+                problems.append(f"{path}: {value!r} does not fit type {a['type']}")
+        elif key in blocks:
+            b = blocks[key]
+            items = value if isinstance(value, list) else [value]
+            if not all(isinstance(i, dict) for i in items):
+                problems.append(f"{path}: a nested block must be an object or a list of objects")
+                continue
+            if b.get("max_items") and len(items) > b["max_items"]:
+                problems.append(f"{path}: {len(items)} blocks, at most {b['max_items']}")
+            for i, item in enumerate(items):
+                check_block(b["block"], item, f"{path}[{i}]", problems)
+        else:
+            problems.append(f"{path}: no such attribute or block in the provider schema")
+    for key, a in attrs.items():
+        if a.get("required") and key not in body:
+            problems.append(f"{where}.{key}: required attribute is missing")
+    for key, b in blocks.items():
+        if b.get("min_items", 0) > 0 and key not in body:
+            problems.append(f"{where}.{key}: required block is missing")
+
+
+def check_files(schema, folder: Path):
+    problems, seen = [], set()
+    for f in sorted(folder.glob("*.tf.json")):
+        doc = json.loads(f.read_text())
+        for section, key in (("resource", "resource_schemas"), ("data", "data_source_schemas")):
+            for kind, blocks in doc.get(section, {}).items():
+                s = schema[key].get(kind)
+                if s is None:
+                    problems.append(f"{section}.{kind}: no such type in the provider")
+                    continue
+                for name, body in blocks.items():
+                    seen.add(f"{section}.{kind}")
+                    check_block(s["block"], body, f"{f.parent.name}/{kind}.{name}", problems)
+    return problems, seen
+
+
+@pytest.fixture(scope="module")
+def variant(tmp_path_factory):
+    """An env file with the choices the committed envs do not make: a pinned AMI, SSH open to the
+    world on purpose, lockfile locking, and a moved block."""
+    d = tmp_path_factory.mktemp("variant")
+    (d / "envs").mkdir()
+    (d / "envs/bootstrap.toml").write_text((REPO / "envs/bootstrap.toml").read_text())
+    text = (REPO / "envs/dev.toml").read_text()
+    text = text.replace('ami = "ubuntu-24.04"', 'ami = "ami-0123456789abcdef0"')
+    text = text.replace('ssh_ingress_cidrs = ["203.0.113.0/24"]', 'ssh_ingress_cidrs = ["0.0.0.0/0"]\nssh_open_to_world = true')
+    text = text.replace('lock = "dynamodb"', 'lock = "lockfile"').replace("-dev-", "-variant-")
+    text += '\n[[moved]]\nfrom = "aws_s3_bucket.media"\nto = "aws_s3_bucket.content"\n'
+    (d / "envs/variant.toml").write_text(text)
+    subprocess.run(["cargo", "run", "-q", "--locked", "-p", "gen", "--", "--envs-dir", str(d / "envs"), "--out", str(d / "out"),
+                    "--env", "variant"], cwd=REPO, check=True, timeout=600)
+    out = d / "out/variant"
+    assert (out / "moved.tf.json").exists()
+    # The variant is valid Terraform too, moved block included.
+    for args in (["init", "-backend=false", f"-plugin-dir={PLUGIN_DIR}"], ["validate"]):
+        proc = subprocess.run(["timeout", "120", "terraform", *args, "-no-color"], cwd=out, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    return out
+
+
+@pytest.mark.parametrize("env", ["bootstrap", "dev", "prod", "variant"])
+def test_generated_blocks_match_the_provider_schema(schema, variant, env):
+    folder = variant if env == "variant" else REPO / "generated" / env
+    problems, seen = check_files(schema, folder)
+    assert seen, f"no blocks found in {folder}"
+    assert problems == [], "\n".join(problems)
+
+
+def test_the_checker_catches_what_it_should(schema):
+    inst = schema["resource_schemas"]["aws_instance"]["block"]
+    problems = []
+    check_block(inst, {"amii": "ami-1", "arn": "x", "instance_type": 5.5, "root_block_device": [{}, {}]}, "t", problems)
+    text = "\n".join(problems)
+    assert "t.amii: no such attribute" in text
+    assert "t.arn: computed-only" in text
+    assert "root_block_device: 2 blocks, at most 1" in text
+    bucket = schema["resource_schemas"]["aws_s3_bucket_versioning"]["block"]
+    problems = []
+    check_block(bucket, {"bucket": "${aws_s3_bucket.x.id}"}, "v", problems)
+    assert "v.versioning_configuration: required block is missing" in problems
+    assert not compatible("bool", "yes") and compatible(["list", "string"], ["a", "${var.b}"])
