@@ -9,13 +9,8 @@ set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-env="dev"
-case "${1:-}" in
-  -h|--help) usage; exit 0 ;;
-  "") ;;
-  -*) die "unknown option $1 (see --help)" ;;
-  *) env="$1" ;;
-esac
+env_arg "${1:-}"
+env="${ENV_NAME}"
 ssh_args "${env}"
 
 remote=$(cat <<REMOTE

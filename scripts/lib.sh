@@ -34,3 +34,14 @@ ssh_args() {
 
 # usage: print the calling script's header comment.
 usage() { awk 'NR > 1 && /^#/ && !/shellcheck/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
+
+# env_arg ARG: sets ENV_NAME (read by the calling script) from a script's single argument (default dev); handles --help.
+# shellcheck disable=SC2034
+env_arg() {
+  case "$1" in
+    -h|--help) usage; exit 0 ;;
+    "") ENV_NAME=dev ;;
+    -*) die "unknown option $1 (see --help)" ;;
+    *) ENV_NAME="$1" ;;
+  esac
+}

@@ -14,13 +14,8 @@ set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-env="dev"
-case "${1:-}" in
-  -h|--help) usage; exit 0 ;;
-  "") ;;
-  -*) die "unknown option $1 (see --help)" ;;
-  *) env="$1" ;;
-esac
+env_arg "${1:-}"
+env="${ENV_NAME}"
 
 failed=0
 report() { # report NAME STATUS DETAIL

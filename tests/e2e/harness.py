@@ -19,6 +19,15 @@ REPO = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 PLUGIN_DIR = os.environ.get("TF_PLUGIN_DIR", "/opt/tf-plugins")
 SERVICES = ["ec2", "iam", "rds", "s3", "sts", "ssm", "dynamodb"]
+# terraform.tfvars of the tests: placeholders, never real secrets.
+TEST_VARS = {
+    "db_username": "app",
+    "db_password": "test-password-123",
+    "tavily_api_key": "tvly-test-key",
+    "gemini_api_key": "gemini-test-key",
+    "app_repo_url": "https://example.invalid/app.git",
+    "app_repo_branch": "main",
+}
 REGION = "us-east-1"
 
 

@@ -10,16 +10,8 @@ import re
 
 import pytest
 
-from harness import Terraform, copy_env, write_json
+from harness import TEST_VARS, Terraform, copy_env, write_json
 
-TEST_VARS = {
-    "db_username": "app",
-    "db_password": "test-password-123",
-    "tavily_api_key": "tvly-test-key",
-    "gemini_api_key": "gemini-test-key",
-    "app_repo_url": "https://example.invalid/app.git",
-    "app_repo_branch": "main",
-}
 
 # moto 5.2.5 drops the description of a rule that references another security group, so every
 # plan would add it back. The description stays in the generated output (scanners and reviewers

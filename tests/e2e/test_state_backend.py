@@ -14,15 +14,8 @@ import time
 
 import pytest
 
-from harness import REPO, Terraform, copy_env, write_json
+from harness import TEST_VARS, REPO, Terraform, copy_env, write_json
 
-TEST_VARS = {
-    "db_username": "app",
-    "db_password": "test-password-123",
-    "tavily_api_key": "tvly-test-key",
-    "gemini_api_key": "gemini-test-key",
-    "app_repo_url": "https://example.invalid/app.git",
-}
 BUCKET = "fastapi-infra-tfstate"
 TABLE = "fastapi-infra-tflock"
 # A small, fast part of the app stack: enough to write real state.
