@@ -25,6 +25,7 @@ runuser -u "\${user}" -- git -C "\${src}" reset --quiet --hard FETCH_HEAD
 if [ -f "\${src}/requirements.txt" ]; then
   runuser -u "\${user}" -- "/opt/\${app}/venv/bin/pip" install --quiet -r "\${src}/requirements.txt"
 fi
+systemctl reset-failed "\${app}.service" 2>/dev/null || true
 systemctl restart "\${app}.service"
 echo "deployed \$(runuser -u "\${user}" -- git -C "\${src}" rev-parse --short HEAD) of \${REPO_BRANCH}"
 REMOTE

@@ -70,7 +70,7 @@ say "cargo test (unit, snapshots, CLI, terraform validate)"
 INSTA_UPDATE=no cargo test --workspace --locked
 
 say "pytest (checkov$( [ "${quick}" = 1 ] || echo ", moto end-to-end"))"
-pytest_args=(-q -p no:cacheprovider --basetemp="${TMPDIR:-/tmp}/fastapi-infra-e2e")
+pytest_args=(-q -p no:cacheprovider --durations=0 --basetemp="${TMPDIR:-/tmp}/fastapi-infra-e2e")
 if [ "${quick}" = 1 ]; then
   pytest_args+=(-m "not slow")
 fi

@@ -262,7 +262,28 @@ def test_app_host_boot_deploy_verify(tmp_path, moto):
         script_env["HEALTH_EXPECT"] = '"version":"v2"'
         deployed = script("deploy.sh", ENV, timeout=300)
         assert "healthy" in deployed.stdout and '"version":"v2"' in deployed.stdout, deployed.stdout
+
+        # A broken commit: deploy.sh fails, says why, and shows the journal; a fix recovers.
+        main_py.write_text(main_py.read_text().replace("app = FastAPI()", 'raise RuntimeError("boom at import")\napp = FastAPI()'))
+        sh(*git, "commit", "-q", "-am", "broken")
+        sh(*git, "push", "-q", str(repo / "app.git"), "main")
+        sh("git", "-C", str(repo / "app.git"), "update-server-info")
+        script_env["HEALTH_TRIES"] = "5"
+        failed = script("deploy.sh", ENV, timeout=300, check=False)
+        assert failed.returncode == 1, failed.stdout + failed.stderr
+        assert "recent journal" in failed.stderr and "boom at import" in failed.stderr, failed.stderr[-3000:]
+        script_env["HEALTH_TRIES"] = "30"
+        main_py.write_text(main_py.read_text().replace('raise RuntimeError("boom at import")\n', ""))
+        sh(*git, "commit", "-q", "-am", "fixed")
+        sh(*git, "push", "-q", str(repo / "app.git"), "main")
+        sh("git", "-C", str(repo / "app.git"), "update-server-info")
+        script("deploy.sh", ENV, timeout=300)
         del script_env["HEALTH_EXPECT"]
+
+        # user_data is safe to run twice.
+        again = ssh("sudo", "bash", "/var/lib/cloud/instance/user-data.txt", timeout=600, check=False)
+        assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+        assert '"version":"v2"' in script("curl-health.sh", ENV).stdout
 
         # kill -9 of the app: systemd restarts it.
         pid = ssh("systemctl", "show", "-p", "MainPID", "--value", unit).stdout.strip()
@@ -283,6 +304,8 @@ def test_app_host_boot_deploy_verify(tmp_path, moto):
         pg.start()
 
         # Second boot: user_data does not run again, the service comes back by itself.
+        runs = ssh("sudo", "cat", "/var/log/user-data.log").stdout.count("user-data: start")
+        assert runs == 2, "one run by cloud-init, one by hand above"
         t_reboot = time.monotonic()
         container.poweroff(ssh)
         container.boot()
@@ -290,7 +313,7 @@ def test_app_host_boot_deploy_verify(tmp_path, moto):
         ssh("sudo", "cloud-init", "status", "--wait", timeout=300, check=False)
         script("curl-health.sh", ENV)
         log = ssh("sudo", "cat", "/var/log/user-data.log").stdout
-        assert log.count("user-data: start") == 1, "user_data ran again on the second boot"
+        assert log.count("user-data: start") == runs, "user_data ran again on the second boot"
         assert ssh("systemctl", "is-active", unit).stdout.strip() == "active"
         t_reboot = time.monotonic() - t_reboot
         print(f"\napp host timings (s): rootfs {t_rootfs:.1f} (cached when small), first boot to cloud-init done {t_boot:.1f}, "

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use gen::config::InputError;
 use gen::graph::GraphFormat;
@@ -107,7 +108,7 @@ struct GraphArgs {
     envs_dir: PathBuf,
 }
 
-fn generate(cli: GenArgs) -> Result<ExitCode, InputError> {
+fn generate(cli: GenArgs) -> anyhow::Result<ExitCode> {
     if cli.list {
         for name in config::list(&cli.envs_dir)? {
             println!("{name}");
@@ -119,7 +120,8 @@ fn generate(cli: GenArgs) -> Result<ExitCode, InputError> {
     } else if cli.envs.is_empty() {
         return Err(InputError(
             "no environment given; fix: pass --env <ENV> (see --list) or --all".into(),
-        ));
+        )
+        .into());
     } else {
         cli.envs.clone()
     };
@@ -130,8 +132,12 @@ fn generate(cli: GenArgs) -> Result<ExitCode, InputError> {
     // Build everything first: bad input writes nothing at all.
     let built = names
         .iter()
-        .map(|n| build(&cli.envs_dir, n, cli.format).map(|files| (n.clone(), files)))
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|n| {
+            build(&cli.envs_dir, n, cli.format)
+                .map(|files| (n.clone(), files))
+                .with_context(|| format!("cannot generate `{n}`"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let readme = readme_update(&cli, &names)?;
     if cli.check {
         let mut drift: Vec<_> = built
@@ -172,13 +178,15 @@ fn generate(cli: GenArgs) -> Result<ExitCode, InputError> {
                     "envs/{name}.toml: {} resource(s) changed address; the next apply would destroy and recreate them. fix: add to envs/{name}.toml:\n\n{}\n",
                     missing.len(),
                     blocks.join("\n\n")
-                )));
+                ))
+                .into());
             }
         }
     }
     for (name, files) in &built {
         let dir = out.join(name);
-        let changed = output::write_env(&dir, files)?;
+        let changed =
+            output::write_env(&dir, files).with_context(|| format!("cannot write `{name}`"))?;
         println!(
             "{}: {} files, {changed} changed",
             dir.display(),
@@ -219,7 +227,7 @@ fn readme_update(cli: &GenArgs, names: &[String]) -> Result<Option<(PathBuf, Str
     Ok((new != text).then(|| (cli.readme.clone(), new)))
 }
 
-fn diff(args: DiffArgs) -> Result<ExitCode, InputError> {
+fn diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
     if let Some(pair) = &args.pair {
         let doc = |n: &str| Doc::from_rendered(&build(&args.envs_dir, n, Format::Json)?);
         let d = review::diff_envs(&pair[0], &doc(&pair[0])?, &pair[1], &doc(&pair[1])?);
@@ -246,7 +254,8 @@ fn diff(args: DiffArgs) -> Result<ExitCode, InputError> {
     let mut text = String::new();
     let mut json = serde_json::Map::new();
     for name in &names {
-        let new = Doc::from_rendered(&build(&args.envs_dir, name, Format::Json)?)?;
+        let new = Doc::from_rendered(&build(&args.envs_dir, name, Format::Json)?)
+            .with_context(|| format!("cannot compare `{name}`"))?;
         let old = match &args.base {
             Some(rev) => Doc::from_git(rev, &Path::new(&args.out).join(name).to_string_lossy())?,
             None => Doc::from_dir(&args.out.join(name))?,
@@ -274,8 +283,9 @@ fn diff(args: DiffArgs) -> Result<ExitCode, InputError> {
     })
 }
 
-fn graph(args: GraphArgs) -> Result<ExitCode, InputError> {
-    let stack = gen::stack(&args.envs_dir, &args.env)?;
+fn graph(args: GraphArgs) -> anyhow::Result<ExitCode> {
+    let stack = gen::stack(&args.envs_dir, &args.env)
+        .with_context(|| format!("cannot draw `{}`", args.env))?;
     print!("{}", gen::graph::render(&args.env, &stack, args.format));
     Ok(ExitCode::SUCCESS)
 }
@@ -290,7 +300,8 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            // Every error here is bad input or an unusable folder: exit 2.
+            eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
     }
