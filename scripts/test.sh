@@ -45,7 +45,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
   timeout 600 apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-cache="${FASTAPI_INFRA_CACHE:-${HOME}/.cache/fastapi-infra}"
+export FASTAPI_INFRA_CACHE="${FASTAPI_INFRA_CACHE:-${HOME}/.cache/fastapi-infra}"
+cache="${FASTAPI_INFRA_CACHE}"
 key="$( (cat tests/requirements.txt; python3 --version) | sha256sum | cut -c1-16)"
 venv="${cache}/venv-${key}"
 if [ ! -f "${venv}/.complete" ]; then
