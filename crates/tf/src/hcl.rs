@@ -86,15 +86,9 @@ fn sorted(blocks: &[Block]) -> Vec<(&str, &str, &Body)> {
     v.into_iter().map(|((k, n), b)| (k, n, b)).collect()
 }
 
-fn file(name: &str, header: &str, blocks: Vec<HBlock>, attrs: Vec<Attribute>) -> Result<File> {
-    let mut b = HBody::builder();
-    for a in attrs {
-        b = b.add_attribute(a);
-    }
-    for bl in blocks {
-        b = b.add_block(bl);
-    }
-    let text = hcl::format::to_string(&b.build()).map_err(|e| Error::Hcl {
+fn file(name: &str, header: &str, blocks: Vec<HBlock>) -> Result<File> {
+    let body = HBody::builder().add_blocks(blocks).build();
+    let text = hcl::format::to_string(&body).map_err(|e| Error::Hcl {
         message: e.to_string(),
     })?;
     Ok(File {
@@ -123,7 +117,6 @@ pub fn render(stack: &Stack, header: &str) -> Result<Vec<File>> {
         "versions.tf",
         header,
         vec![labeled("terraform", &[], &tf)?],
-        vec![],
     )?);
 
     if !stack.providers.is_empty() {
@@ -132,13 +125,13 @@ pub fn render(stack: &Stack, header: &str) -> Result<Vec<File>> {
             .iter()
             .map(|(n, b)| labeled("provider", &[n], b))
             .collect::<Result<_>>()?;
-        files.push(file("providers.tf", header, blocks, vec![])?);
+        files.push(file("providers.tf", header, blocks)?);
     }
     if let Some((kind, b)) = &stack.backend {
         let tf = HBlock::builder("terraform")
             .add_block(labeled("backend", &[kind], b)?)
             .build();
-        files.push(file("backend.tf", header, vec![tf], vec![])?);
+        files.push(file("backend.tf", header, vec![tf])?);
     }
     if !stack.variables.is_empty() {
         let mut vars: Vec<_> = stack.variables.iter().collect();
@@ -164,7 +157,7 @@ pub fn render(stack: &Stack, header: &str) -> Result<Vec<File>> {
             }
             blocks.push(labeled("variable", &[&v.name], &b)?);
         }
-        files.push(file("variables.tf", header, blocks, vec![])?);
+        files.push(file("variables.tf", header, blocks)?);
     }
     let mut main = Vec::new();
     if !stack.locals.is_empty() {
@@ -181,7 +174,7 @@ pub fn render(stack: &Stack, header: &str) -> Result<Vec<File>> {
         main.push(labeled("resource", &[k, n], b)?);
     }
     if !main.is_empty() {
-        files.push(file("main.tf", header, main, vec![])?);
+        files.push(file("main.tf", header, main)?);
     }
     if !stack.outputs.is_empty() {
         let mut outs: Vec<_> = stack.outputs.iter().collect();
@@ -196,7 +189,7 @@ pub fn render(stack: &Stack, header: &str) -> Result<Vec<File>> {
             }
             blocks.push(labeled("output", &[&o.name], &b)?);
         }
-        files.push(file("outputs.tf", header, blocks, vec![])?);
+        files.push(file("outputs.tf", header, blocks)?);
     }
     for (name, contents) in &stack.files {
         files.push(File {
