@@ -23,10 +23,17 @@ mkdir -p "${cache}"
 echo "debootstrap bookworm into ${root} (a few minutes, once)" >&2
 timeout 1500 debootstrap --variant=minbase --include="${packages}" bookworm "${root}" http://deb.debian.org/debian >&2
 
-# This sandbox intercepts TLS: trust the machine's CA bundle inside the root too.
+# This sandbox intercepts TLS: trust the machine's CA bundle inside the root too (pip in the
+# app's venv needs it). TMPDIR is the host's and may not exist in the root: drop it.
 if [ -f /etc/ssl/certs/ca-certificates.crt ]; then
   install -D -m 0644 /etc/ssl/certs/ca-certificates.crt "${root}/usr/local/share/ca-certificates/host-bundle.crt"
-  chroot "${root}" update-ca-certificates >/dev/null 2>&1 || true
+  env -u TMPDIR chroot "${root}" update-ca-certificates >&2
+  want="$(grep -c 'BEGIN CERTIFICATE' /etc/ssl/certs/ca-certificates.crt)"
+  have="$(grep -c 'BEGIN CERTIFICATE' "${root}/etc/ssl/certs/ca-certificates.crt")"
+  if [ "${have}" -lt "${want}" ]; then
+    echo "the root trusts ${have} CAs, fewer than the machine's ${want}" >&2
+    exit 1
+  fi
 fi
 # cloud-init: NoCloud only, C.UTF-8, no network configuration (the container shares the host's).
 cat > "${root}/etc/cloud/cloud.cfg.d/90_test.cfg" <<'CFG'
