@@ -18,7 +18,8 @@ fi
 # so the boot does not depend on a slow mirror. python3-cffi-backend: cloud-init needs it.
 packages=systemd,systemd-sysv,dbus,cloud-init,python3-cffi-backend,python3,python3-venv,python3-pip,python3-boto3,git,curl,ca-certificates,postgresql-client,openssh-server,sudo,iproute2,netbase,procps
 
-rm -rf "${root}"
+# Roots made by older versions of this script are of no further use.
+rm -rf "${root}" "${cache}"/rootfs-*
 mkdir -p "${cache}"
 echo "debootstrap bookworm into ${root} (a few minutes, once)" >&2
 timeout 1500 debootstrap --variant=minbase --include="${packages}" bookworm "${root}" http://deb.debian.org/debian >&2
