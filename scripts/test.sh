@@ -51,7 +51,7 @@ key="$( (cat tests/requirements.txt; python3 --version) | sha256sum | cut -c1-16
 venv="${cache}/venv-${key}"
 if [ ! -f "${venv}/.complete" ]; then
   echo "making the test venv ${venv}"
-  rm -rf "${venv}"
+  rm -rf "${cache}"/venv-*
   mkdir -p "${cache}"
   python3 -m venv "${venv}"
   timeout 900 "${venv}/bin/pip" install -q -r tests/requirements.txt
