@@ -1,5 +1,6 @@
 //! buckets: S3 buckets with secure defaults (versioning, encryption, public access blocked,
-//! owner-enforced ownership, incomplete multipart uploads aborted).
+//! owner-enforced ownership, incomplete multipart uploads aborted, TLS only), and server access
+//! logging from one bucket into another.
 
 use tf::{Address, Body, Expr, Piece, Stack, Value};
 
@@ -15,6 +16,9 @@ pub struct SecureBucket<'a> {
     pub prevent_destroy: bool,
     /// Attach a bucket policy that denies every request not made over TLS.
     pub deny_insecure_transport: bool,
+    /// Buckets whose server access logs this bucket receives (the S3 logging service may write
+    /// here on behalf of exactly these).
+    pub accept_access_logs_from: Vec<Arn>,
 }
 
 /// What a bucket gives other modules.
@@ -23,6 +27,8 @@ pub struct BucketOutputs {
     pub id: BucketId,
     pub arn: Arn,
     pub address: Address,
+    /// `aws_s3_bucket_policy.<role>`, when the bucket has a policy.
+    pub policy: Option<Address>,
 }
 
 impl SecureBucket<'_> {
@@ -92,47 +98,104 @@ impl SecureBucket<'_> {
             ),
         );
         let arn = bucket.attr("arn");
+        let objects =
+            Value::template([Piece::Expr(Expr::Ref(arn.clone())), Piece::Lit("/*".into())]);
+        let mut statements = Vec::new();
         if self.deny_insecure_transport {
-            let objects =
-                Value::template([Piece::Expr(Expr::Ref(arn.clone())), Piece::Lit("/*".into())]);
+            statements.push(
+                Body::new()
+                    .attr("sid", "DenyInsecureTransport")
+                    .attr("effect", "Deny")
+                    .attr("actions", Value::list(["s3:*"]))
+                    .attr(
+                        "resources",
+                        Value::list([Value::from(&arn), objects.clone()]),
+                    )
+                    .block(
+                        "principals",
+                        Body::new()
+                            .attr("type", "AWS")
+                            .attr("identifiers", Value::list(["*"])),
+                    )
+                    .block(
+                        "condition",
+                        Body::new()
+                            .attr("test", "Bool")
+                            .attr("variable", "aws:SecureTransport")
+                            .attr("values", Value::list(["false"])),
+                    ),
+            );
+        }
+        if !self.accept_access_logs_from.is_empty() {
+            statements.push(
+                Body::new()
+                    .attr("sid", "S3ServerAccessLogs")
+                    .attr("effect", "Allow")
+                    .attr("actions", Value::list(["s3:PutObject"]))
+                    .attr("resources", Value::list([objects]))
+                    .block(
+                        "principals",
+                        Body::new()
+                            .attr("type", "Service")
+                            .attr("identifiers", Value::list(["logging.s3.amazonaws.com"])),
+                    )
+                    .block(
+                        "condition",
+                        Body::new()
+                            .attr("test", "ArnLike")
+                            .attr("variable", "aws:SourceArn")
+                            .attr("values", Value::list(self.accept_access_logs_from.iter())),
+                    ),
+            );
+        }
+        let mut policy = None;
+        if !statements.is_empty() {
+            let mut doc = Body::new();
+            for st in statements {
+                doc.push_block("statement", st);
+            }
             let doc = stack.data(
                 "aws_iam_policy_document",
-                &format!("{role}_tls_only"),
-                Body::new().block(
-                    "statement",
-                    Body::new()
-                        .attr("sid", "DenyInsecureTransport")
-                        .attr("effect", "Deny")
-                        .attr("actions", Value::list(["s3:*"]))
-                        .attr("resources", Value::list([Value::from(&arn), objects]))
-                        .block(
-                            "principals",
-                            Body::new()
-                                .attr("type", "AWS")
-                                .attr("identifiers", Value::list(["*"])),
-                        )
-                        .block(
-                            "condition",
-                            Body::new()
-                                .attr("test", "Bool")
-                                .attr("variable", "aws:SecureTransport")
-                                .attr("values", Value::list(["false"])),
-                        ),
-                ),
+                &format!("{role}_bucket_policy"),
+                doc,
             );
-            stack.resource(
-                "aws_s3_bucket_policy",
-                role,
-                Body::new()
-                    .attr("bucket", &id)
-                    .attr("policy", doc.attr("json"))
-                    .depends_on([Address::resource("aws_s3_bucket_public_access_block", role)]),
+            policy = Some(
+                stack.resource(
+                    "aws_s3_bucket_policy",
+                    role,
+                    Body::new()
+                        .attr("bucket", &id)
+                        .attr("policy", doc.attr("json"))
+                        .depends_on([Address::resource("aws_s3_bucket_public_access_block", role)]),
+                ),
             );
         }
         BucketOutputs {
             id: BucketId(id),
             arn: Arn(arn),
             address: bucket,
+            policy,
         }
+    }
+}
+
+/// Server access logging of one bucket into another (`<target>/<role>/`).
+pub struct AccessLogging<'a> {
+    pub role: &'a str,
+    pub source: &'a BucketOutputs,
+    pub target: &'a BucketOutputs,
+}
+
+impl AccessLogging<'_> {
+    pub fn emit(&self, stack: &mut Stack) {
+        let mut body = Body::new()
+            .attr("bucket", &self.source.id)
+            .attr("target_bucket", &self.target.id)
+            .attr("target_prefix", format!("{}/", self.role));
+        if let Some(p) = &self.target.policy {
+            // The target's policy lets the logging service write; it must exist first.
+            body = body.depends_on([p.clone()]);
+        }
+        stack.resource("aws_s3_bucket_logging", self.role, body);
     }
 }

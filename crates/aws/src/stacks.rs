@@ -2,7 +2,7 @@
 
 use tf::{Address, Body, Expr, Stack, Value, Variable};
 
-use crate::buckets::SecureBucket;
+use crate::buckets::{AccessLogging, SecureBucket};
 use crate::ec2_app::{AppFirewall, AppInstance, APP_PORT};
 use crate::env::{AppEnv, BootstrapEnv, Moved, Protection};
 use crate::iam::InstanceRole;
@@ -164,24 +164,40 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv) -> Stack {
 
     let force_destroy = cfg.database.protection == Protection::Dev;
     let b = &cfg.buckets;
-    let buckets: Vec<_> = [
-        ("logs", &b.logs),
-        ("artifacts", &b.artifacts),
-        ("content", &b.content),
-    ]
-    .into_iter()
-    .map(|(role, name)| {
-        let out = SecureBucket {
+    // The content and artifacts buckets log their access into the logs bucket.
+    let bucket =
+        |stack: &mut Stack, role, name: &crate::env::BucketName, logs_from: Vec<crate::Arn>| {
+            SecureBucket {
+                role,
+                name: &name.0,
+                force_destroy,
+                prevent_destroy: false,
+                deny_insecure_transport: true,
+                accept_access_logs_from: logs_from,
+            }
+            .emit(stack)
+        };
+    let artifacts = bucket(&mut stack, "artifacts", &b.artifacts, Vec::new());
+    let content = bucket(&mut stack, "content", &b.content, Vec::new());
+    let logs = bucket(
+        &mut stack,
+        "logs",
+        &b.logs,
+        vec![artifacts.arn.clone(), content.arn.clone()],
+    );
+    for (role, source) in [("artifacts", &artifacts), ("content", &content)] {
+        AccessLogging {
             role,
-            name: &name.0,
-            force_destroy,
-            prevent_destroy: false,
-            deny_insecure_transport: true,
+            source,
+            target: &logs,
         }
         .emit(&mut stack);
-        (role, name, out)
-    })
-    .collect();
+    }
+    let buckets = vec![
+        ("logs", &b.logs, logs),
+        ("artifacts", &b.artifacts, artifacts),
+        ("content", &b.content, content),
+    ];
 
     let db = Postgres {
         naming: &naming,

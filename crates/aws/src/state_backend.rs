@@ -26,6 +26,7 @@ impl StateBackend<'_> {
             force_destroy: false,
             prevent_destroy: self.prevent_destroy,
             deny_insecure_transport: true,
+            accept_access_logs_from: Vec::new(),
         }
         .emit(stack);
         let mut table = Body::new()

@@ -41,13 +41,30 @@ fn network() {
 
 #[test]
 fn buckets() {
+    // A content bucket that logs its access into a logs bucket.
     let mut s = Stack::default();
-    aws::buckets::SecureBucket {
+    let content = aws::buckets::SecureBucket {
         role: "content",
         name: "fastapi-infra-dev-content",
         force_destroy: true,
         prevent_destroy: false,
         deny_insecure_transport: true,
+        accept_access_logs_from: Vec::new(),
+    }
+    .emit(&mut s);
+    let logs = aws::buckets::SecureBucket {
+        role: "logs",
+        name: "fastapi-infra-dev-logs",
+        force_destroy: true,
+        prevent_destroy: false,
+        deny_insecure_transport: true,
+        accept_access_logs_from: vec![content.arn.clone()],
+    }
+    .emit(&mut s);
+    aws::buckets::AccessLogging {
+        role: "content",
+        source: &content,
+        target: &logs,
     }
     .emit(&mut s);
     s.check().unwrap();
