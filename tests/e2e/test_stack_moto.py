@@ -65,14 +65,16 @@ def test_apply_outputs_replan_destroy(env, tmp_path, moto):
     assert replan.returncode == 0, f"second plan is not empty:\n{replan.stdout[-6000:]}\n{replan.stderr[-2000:]}"
 
     if env == "prod":
-        # Protection is real: lift it through a test override before destroying.
+        # Protection is real: lift it through a test override before destroying. Prod's buckets
+        # are not force_destroy, and the logs bucket has received access logs by now.
         write_json(
             work / "teardown_override.tf.json",
-            {"resource": {"aws_db_instance": {"this": {"deletion_protection": False, "skip_final_snapshot": True}}}},
+            {"resource": {
+                "aws_db_instance": {"this": {"deletion_protection": False, "skip_final_snapshot": True}},
+                "aws_s3_bucket": {role: {"force_destroy": True} for role in ("logs", "artifacts", "content")},
+            }},
         )
         tf.run("apply", "-auto-approve", timeout=300)
-        for role in ("logs", "artifacts", "content"):
-            moto.empty_bucket(f"fastapi-infra-{env}-{role}")
     tf.run("destroy", "-auto-approve", timeout=600)
     state = json.loads(tf.run("show", "-json").stdout)
     assert not state.get("values", {}).get("root_module", {}).get("resources"), "destroy left resources"
