@@ -166,6 +166,10 @@ fn generate(cli: GenArgs) -> anyhow::Result<ExitCode> {
     if cli.format == Format::Json {
         // A resource under a new address would be destroyed and recreated: demand a moved block.
         for (name, files) in &built {
+            let dir = out.join(name);
+            if !dir.is_dir() || output::check_env(&dir, files).is_empty() {
+                continue; // nothing there before, or nothing changes: nothing was renamed
+            }
             let old = Doc::from_dir(&out.join(name))?;
             let new = Doc::from_rendered(files)?;
             let missing = review::unmoved_renames(&old, &new);
