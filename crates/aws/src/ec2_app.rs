@@ -185,38 +185,47 @@ impl AppInstance<'_> {
                 Piece::Lit(format!("/{}", self.user_data_file)),
             ])],
         );
-        let instance = stack.resource(
-            "aws_instance",
-            "app",
-            Body::new()
-                .attr("ami", ami)
-                .attr("instance_type", self.host.instance_type.0.as_str())
-                .attr("subnet_id", subnet)
-                .attr(
-                    "vpc_security_group_ids",
-                    Value::list([&self.security_group]),
-                )
-                .attr("iam_instance_profile", &self.profile)
-                .attr("key_name", &self.key_name)
-                .attr("user_data", user_data)
-                .attr("ebs_optimized", true)
-                .block(
-                    "metadata_options",
-                    Body::new()
-                        .attr("http_endpoint", "enabled")
-                        .attr("http_tokens", "required")
-                        .attr("http_put_response_hop_limit", 1u32),
-                )
-                .block(
-                    "root_block_device",
-                    Body::new()
-                        .attr("volume_type", "gp3")
-                        .attr("volume_size", self.host.root_volume_gb)
-                        .attr("encrypted", true)
-                        .attr("delete_on_termination", true),
-                )
-                .attr("tags", Value::object([("Name", self.naming.name("app"))])),
-        );
+        let mut body = Body::new()
+            .attr("ami", ami)
+            .attr("instance_type", self.host.instance_type.0.as_str())
+            .attr("subnet_id", subnet)
+            .attr(
+                "vpc_security_group_ids",
+                Value::list([&self.security_group]),
+            )
+            .attr("iam_instance_profile", &self.profile)
+            .attr("key_name", &self.key_name)
+            .attr("user_data", user_data)
+            .attr("ebs_optimized", true)
+            .block(
+                "metadata_options",
+                Body::new()
+                    .attr("http_endpoint", "enabled")
+                    .attr("http_tokens", "required")
+                    .attr("http_put_response_hop_limit", 1u32),
+            )
+            .block(
+                "root_block_device",
+                Body::new()
+                    .attr("volume_type", "gp3")
+                    .attr("volume_size", self.host.root_volume_gb)
+                    .attr("encrypted", true)
+                    .attr("delete_on_termination", true),
+            )
+            .attr("tags", Value::object([("Name", self.naming.name("app"))]));
+        if self.host.ami == Ami::Ubuntu2404 {
+            // The lookup finds a newer AMI whenever Canonical publishes one; without this every
+            // such release would replace the instance on the next apply. Move to a new AMI on
+            // purpose with `terraform apply -replace=aws_instance.app`.
+            body.push_block(
+                "lifecycle",
+                Body::new().attr(
+                    "ignore_changes",
+                    Value::list([Value::Keyword("ami".into())]),
+                ),
+            );
+        }
+        let instance = stack.resource("aws_instance", "app", body);
         let public_ip = instance.attr("public_ip");
         let url = Value::template([
             Piece::Lit("http://".into()),
