@@ -11,7 +11,6 @@ on the host's loopback.
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import FIXTURES, REPO, Moto, free_port
+from harness import FIXTURES, REPO, Moto, free_port, stop_group
 
 ENV = "dev"
 APP = "fastapi-infra"
@@ -102,9 +101,7 @@ class Static:
         wait_for(f"http.server on {self.port}", lambda: not port_free(self.port), 20, 0.2)
 
     def stop(self):
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
+        stop_group(self.proc)
         self.log.close()
 
 
@@ -132,14 +129,8 @@ class Container:
             self.stop()
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=30)
         if self.proc:
+            stop_group(self.proc, grace=30)
             self.log.close()
         # nspawn unmounts what it mounted; be sure nothing is left below the root.
         mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
