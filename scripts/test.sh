@@ -71,7 +71,10 @@ say "cargo test (unit, snapshots, CLI, terraform validate)"
 INSTA_UPDATE=no cargo test --workspace --locked
 
 say "pytest (checkov$( [ "${quick}" = 1 ] || echo ", moto end-to-end"))"
-pytest_args=(-q -p no:cacheprovider --durations=0 --basetemp="${TMPDIR:-/tmp}/fastapi-infra-e2e")
+# The end-to-end tests mostly wait on the provider's polling: run them side by side
+# (PYTEST_WORKERS, default 4). Each run gets its own temp folder.
+basetemp="$(mktemp -d "${TMPDIR:-/tmp}/fastapi-infra-e2e.XXXXXX")"
+pytest_args=(-q -p no:cacheprovider --durations=0 --basetemp="${basetemp}" -n "${PYTEST_WORKERS:-4}" --dist load)
 if [ "${quick}" = 1 ]; then
   pytest_args+=(-m "not slow")
 fi
