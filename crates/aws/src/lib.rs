@@ -9,6 +9,7 @@ pub mod ec2_app;
 pub mod env;
 pub mod iam;
 pub mod network;
+pub mod quote;
 pub mod rds;
 pub mod settings;
 pub mod stacks;
