@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import time
+import tomllib
 import urllib.request
 from pathlib import Path
 
@@ -184,3 +185,13 @@ def copy_env(env: str, dest: Path) -> Path:
 
 def write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def envs(folder: Path = REPO / "envs") -> dict[str, dict]:
+    """Every environment of `folder` (its `*.toml`), name -> the parsed env file, sorted by name.
+    Tests that cover every env use this, never a hand-kept list: a new env file is covered."""
+    return {p.stem: tomllib.loads(p.read_text()) for p in sorted(folder.glob("*.toml"))}
+
+
+def is_bootstrap(env: dict) -> bool:
+    return env.get("kind") == "bootstrap"
