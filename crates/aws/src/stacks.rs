@@ -286,8 +286,8 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv) -> Stack {
             })
             .collect(),
         app_port: APP_PORT,
-        asgi_app: &cfg.app.asgi_app,
-        health_path: &cfg.app.health_path,
+        asgi_app: &cfg.app.asgi_app.0,
+        health_path: &cfg.app.health_path.0,
     };
     stack.file(FILE_NAME, user_data.render());
 

@@ -217,12 +217,6 @@ fn check_app(file: &str, cfg: &AppEnv) -> Result<(), InputError> {
             "{file}: key `state.dynamodb_table` is missing but `state.lock` uses DynamoDB; fix: add the table name from envs/bootstrap.toml or set `lock = \"lockfile\"`"
         ));
     }
-    if !cfg.app.health_path.starts_with('/') {
-        return err(format!(
-            "{file}: key `app.health_path`: `{}` must start with `/`",
-            cfg.app.health_path
-        ));
-    }
     Ok(())
 }
 
