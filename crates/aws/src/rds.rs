@@ -46,7 +46,7 @@ fn two_zones(subnets: &SubnetIds) -> Body {
 
 impl Postgres<'_> {
     pub fn emit(&self, stack: &mut Stack) -> PostgresOutputs {
-        let name = self.naming.name("db");
+        let name = self.naming.db_identifier();
         let sg = stack.resource(
             "aws_security_group",
             "db",
