@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 import urllib.request
 from pathlib import Path
 
@@ -305,3 +306,13 @@ class MotoIAM(Moto):
         config["access_key"] = self.admin_creds["AccessKeyId"]
         config["secret_key"] = self.admin_creds["SecretAccessKey"]
         return config
+
+
+def envs(folder: Path = REPO / "envs") -> dict[str, dict]:
+    """Every environment of `folder` (its `*.toml`), name -> the parsed env file, sorted by name.
+    Tests that cover every env use this, never a hand-kept list: a new env file is covered."""
+    return {p.stem: tomllib.loads(p.read_text()) for p in sorted(folder.glob("*.toml"))}
+
+
+def is_bootstrap(env: dict) -> bool:
+    return env.get("kind") == "bootstrap"

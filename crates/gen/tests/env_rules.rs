@@ -313,3 +313,92 @@ fn every_string_value_has_a_length_limit() {
     }
     let _ = fs::remove_dir_all(&dir);
 }
+
+/// The lines of an error that name a key of `file`, as `key`s.
+fn keys_named(err: &str, file: &str) -> Vec<String> {
+    let needle = format!("{file} key `");
+    err.lines()
+        .filter_map(|l| l.split_once(&needle))
+        .map(|(_, rest)| rest.split('`').next().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_copy_of_dev_is_told_exactly_which_keys_to_change() {
+    let dir = scratch("copy");
+    fs::copy(dir.join("envs/dev.toml"), dir.join("envs/staging.toml")).unwrap();
+    let o = gen(&dir, &["--env", "staging"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    let buckets = ["buckets.logs", "buckets.artifacts", "buckets.content"];
+    assert_eq!(keys_named(&err, "envs/staging.toml"), buckets, "{err}");
+    assert_eq!(keys_named(&err, "envs/dev.toml"), buckets, "{err}");
+    assert!(
+        err.contains("fix: give envs/staging.toml its own values for: buckets.logs, buckets.artifacts, buckets.content"),
+        "{err}"
+    );
+    assert!(err.contains("S3 bucket `fastapi-infra-dev-logs`"), "{err}");
+    // dev is refused too while the copy is there, and `--all` writes nothing.
+    assert_eq!(gen(&dir, &["--env", "dev"]).status.code(), Some(2));
+    assert_eq!(gen(&dir, &["--all"]).status.code(), Some(2));
+    assert!(
+        !dir.join("generated").exists(),
+        "an error must write nothing"
+    );
+    // With its own bucket names the copy is a new environment.
+    let text = fs::read_to_string(dir.join("envs/staging.toml"))
+        .unwrap()
+        .replace("-dev-", "-staging-");
+    fs::write(dir.join("envs/staging.toml"), text).unwrap();
+    let o = gen(&dir, &["--all"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn dev_cannot_name_a_bucket_of_prod() {
+    let dir = scratch("dev-prod");
+    let text = set(&dev(), "buckets", "logs", "\"fastapi-infra-prod-content\"");
+    let err = refused(
+        &dir,
+        &text,
+        &[
+            "S3 bucket `fastapi-infra-prod-content`: envs/dev.toml key `buckets.logs` and envs/prod.toml key `buckets.content`",
+            "fix: give envs/dev.toml its own values for: buckets.logs",
+        ],
+    );
+    assert_eq!(keys_named(&err, "envs/dev.toml"), ["buckets.logs"], "{err}");
+    let o = gen(&dir, &["--env", "prod"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o)
+        .contains("envs/prod.toml key `buckets.content` and envs/dev.toml key `buckets.logs`"));
+    let _ = fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn derived_names_cannot_collide_either() {
+    // project `fastapi-infra-a` + env `dev` and project `fastapi-infra` + env `a-dev` both
+    // name their database `fastapi-infra-a-dev-db` and their role `fastapi-infra-a-dev-app`.
+    let dir = scratch("derived");
+    let text = dev()
+        .replace(
+            "project = \"fastapi-infra\"",
+            "project = \"fastapi-infra-a\"",
+        )
+        .replace("-dev-", "-one-");
+    fs::write(dir.join("envs/dev.toml"), text).unwrap();
+    let other = dev().replace("-dev-", "-two-");
+    fs::write(dir.join("envs/a-dev.toml"), other).unwrap();
+    let o = gen(&dir, &["--env", "a-dev"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    for n in [
+        "RDS identifier `fastapi-infra-a-dev-db`: envs/a-dev.toml key `project` and envs/dev.toml key `project`",
+        "IAM role name `fastapi-infra-a-dev-app`",
+        "fix: give envs/a-dev.toml its own values for: project",
+    ] {
+        assert!(err.contains(n), "`{n}` not in: {err}");
+    }
+    assert!(!err.contains("SSM prefix"), "{err}");
+    let _ = fs::remove_dir_all(&dir);
+}
