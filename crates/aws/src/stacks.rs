@@ -334,6 +334,7 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv) -> Stack {
         s3_access: cfg.iam.s3_access,
         buckets: buckets.iter().map(|(_, _, o)| o.arn.clone()).collect(),
         parameters: params.arns.clone(),
+        state: &cfg.state,
     }
     .emit(&mut stack);
 

@@ -93,10 +93,66 @@ fn iam_scoped_and_full() {
             s3_access: access,
             buckets: vec![Arn(r("aws_s3_bucket", "content", "arn"))],
             parameters: vec![Arn(r("aws_ssm_parameter", "db_password", "arn"))],
+            state: &dev().state,
         }
         .emit(&mut s);
         insta::assert_json_snapshot!(format!("iam_{access:?}").to_lowercase(), main_json(&s));
     }
+}
+
+/// The statements of the role's inline policy document.
+fn role_statements(access: S3Access, state: &aws::env::State) -> Vec<serde_json::Value> {
+    let mut s = Stack::default();
+    aws::iam::InstanceRole {
+        naming: &naming(),
+        s3_access: access,
+        buckets: vec![Arn(r("aws_s3_bucket", "content", "arn"))],
+        parameters: vec![Arn(r("aws_ssm_parameter", "db_password", "arn"))],
+        state,
+    }
+    .emit(&mut s);
+    let doc = &main_json(&s)["data"]["aws_iam_policy_document"]["app"]["statement"];
+    doc.as_array().expect("a list of statements").clone()
+}
+
+#[test]
+fn every_instance_role_denies_the_state_backend() {
+    let state = dev().state;
+    for access in [S3Access::Scoped, S3Access::Full] {
+        let denies: Vec<_> = role_statements(access, &state)
+            .into_iter()
+            .filter(|st| st["effect"] == "Deny")
+            .collect();
+        assert_eq!(
+            denies,
+            vec![
+                serde_json::json!({
+                    "sid": "DenyTerraformStateBucket", "effect": "Deny", "actions": ["s3:*"],
+                    "resources": ["arn:aws:s3:::fastapi-infra-tfstate", "arn:aws:s3:::fastapi-infra-tfstate/*"],
+                }),
+                serde_json::json!({
+                    "sid": "DenyTerraformLockTable", "effect": "Deny", "actions": ["dynamodb:*"],
+                    "resources": [
+                        "arn:aws:dynamodb:us-east-1:*:table/fastapi-infra-tflock",
+                        "arn:aws:dynamodb:us-east-1:*:table/fastapi-infra-tflock/*",
+                    ],
+                }),
+            ],
+            "{access:?}"
+        );
+    }
+    // S3 native locking only: the lock file is an object in the denied bucket; no table named.
+    let lockfile = aws::env::State {
+        lock: aws::env::Lock::Lockfile,
+        dynamodb_table: None,
+        ..state
+    };
+    let sids: Vec<_> = role_statements(S3Access::Full, &lockfile)
+        .into_iter()
+        .filter(|st| st["effect"] == "Deny")
+        .map(|st| st["sid"].clone())
+        .collect();
+    assert_eq!(sids, vec!["DenyTerraformStateBucket"]);
 }
 
 #[test]
