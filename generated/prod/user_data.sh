@@ -57,7 +57,7 @@ tmp_env="$(mktemp "${CONF_DIR}/.env.XXXXXX")"
 chmod 0600 "${tmp_env}"
 SSM_PREFIX="${SSM_PREFIX}" \
 SSM_KEYS='db_host db_port db_name db_username db_password tavily_api_key gemini_api_key repo_url repo_branch' \
-EXTRA_ENV='{"APP_ENV":"prod","S3_BUCKET_ARTIFACTS":"fastapi-infra-prod-artifacts","S3_BUCKET_CONTENT":"fastapi-infra-prod-content","S3_BUCKET_LOGS":"fastapi-infra-prod-logs"}' \
+EXTRA_ENV='{"APP_ENV":"prod","S3_BUCKET_ARTIFACTS":"fastapi-infra-prod-artifacts","S3_BUCKET_CONTENT":"fastapi-infra-prod-content"}' \
 ENV_OUT="${tmp_env}" DEPLOY_OUT="${DEPLOY_FILE}" python3 - <<'PY'
 """Read the app's settings from SSM Parameter Store and write the environment files.
 

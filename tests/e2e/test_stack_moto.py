@@ -116,3 +116,31 @@ def test_apply_outputs_replan_destroy(env, tmp_path, moto):
     state = json.loads(tf.run("show", "-json").stdout)
     assert not state.get("values", {}).get("root_module", {}).get("resources"), "destroy left resources"
     print(f"\n{env} timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in tf.timings.items()))
+
+
+@pytest.mark.slow
+def test_prod_final_snapshots_never_collide(tmp_path, moto):
+    """prod's database is created, destroyed with its final snapshot, created and destroyed
+    again: the second final snapshot gets a name of its own (a fixed name made the second
+    destroy fail with DBSnapshotAlreadyExists and left the database running). Deletion
+    protection is lifted by a test override; the final snapshot is not."""
+    work, tf = prepare("prod", tmp_path, moto)
+    write_json(work / "teardown_override.tf.json",
+               {"resource": {"aws_db_instance": {"this": {"deletion_protection": False}}}})
+    target = "-target=aws_db_instance.this"
+    rds = moto.boto("rds")
+    names = []
+    for cycle in (1, 2):
+        tf.run("apply", "-auto-approve", target, timeout=400)
+        state = json.loads(tf.run("show", "-json").stdout)
+        db = next(r for r in state["values"]["root_module"]["resources"] if r["address"] == "aws_db_instance.this")
+        name = db["values"]["final_snapshot_identifier"]
+        assert re.fullmatch(r"fastapi-infra-prod-db-final-\d{14}", name), name
+        # The name was taken once, at creation: the next plan does not want to change it.
+        replan = tf.run("plan", "-detailed-exitcode", target, timeout=300, check=False)
+        assert replan.returncode == 0, f"cycle {cycle}: plan after apply is not empty:\n{replan.stdout[-4000:]}"
+        tf.run("destroy", "-auto-approve", target, timeout=400)
+        names.append(name)
+    assert names[0] != names[1], names
+    kept = {s["DBSnapshotIdentifier"] for s in rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]}
+    assert set(names) <= kept, (names, kept)

@@ -18,6 +18,7 @@ from harness import TEST_VARS, REPO, Terraform, copy_env, write_json
 
 BUCKET = "fastapi-infra-tfstate"
 TABLE = "fastapi-infra-tflock"
+ALIAS = "alias/fastapi-infra-tfstate"
 # A small, fast part of the app stack: enough to write real state.
 TARGET = "-target=aws_ssm_parameter.repo_branch"
 
@@ -72,6 +73,38 @@ def assert_locked_then_free(tf: Terraform, moto, lock_evidence):
     tf.run("plan", "-lock-timeout=2s", TARGET, timeout=120)
 
 
+def check_state_key(moto, out, table) -> str:
+    """The state key: customer-managed, rotated, named by its alias, used by bucket and table."""
+    kms = moto.boto("kms")
+    key_arn = out["state_kms_key_arn"]["value"]
+    meta = kms.describe_key(KeyId=key_arn)["KeyMetadata"]
+    assert meta["KeyManager"] == "CUSTOMER" and meta["KeyState"] == "Enabled", meta
+    assert kms.get_key_rotation_status(KeyId=key_arn)["KeyRotationEnabled"] is True
+    alias_arn = out["state_kms_alias_arn"]["value"]
+    assert alias_arn == f"arn:aws:kms:us-east-1:{moto.boto('sts').get_caller_identity()['Account']}:{ALIAS}"
+    assert kms.describe_key(KeyId=alias_arn)["KeyMetadata"]["Arn"] == key_arn
+    # Every app env's backend names exactly this alias ARN.
+    for env in ("dev", "prod"):
+        backend = json.loads((REPO / f"generated/{env}/backend.tf.json").read_text())["terraform"]["backend"]["s3"]
+        assert backend["encrypt"] is True and backend["kms_key_id"] == alias_arn, backend
+    # The key policy names only this account, which manages the key through IAM.
+    policy = json.loads(kms.get_key_policy(KeyId=key_arn, PolicyName="default")["Policy"])
+    principals = [st["Principal"] for st in policy["Statement"]]
+    assert principals == [{"AWS": f"arn:aws:iam::{meta['AWSAccountId']}:root"}], policy
+    rule = moto.boto("s3").get_bucket_encryption(Bucket=BUCKET)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_arn}, rule
+    assert table["SSEDescription"]["SSEType"] == "KMS" and table["SSEDescription"]["KMSMasterKeyArn"] == key_arn
+    return key_arn
+
+
+def assert_state_encrypted_with(moto, head, key_arn):
+    """The backend wrote the state with SSE-KMS and the state key. AWS reports the key ARN;
+    moto echoes the id the request named (the alias ARN) without checking it, so resolve it."""
+    assert head["ServerSideEncryption"] == "aws:kms", head
+    named = head["SSEKMSKeyId"]
+    assert moto.boto("kms").describe_key(KeyId=named)["KeyMetadata"]["Arn"] == key_arn, named
+
+
 @pytest.mark.slow
 def test_bootstrap_backends_locking_and_teardown(tmp_path, moto):
     timings = {}
@@ -94,6 +127,10 @@ def test_bootstrap_backends_locking_and_teardown(tmp_path, moto):
     policy = json.loads(s3.get_bucket_policy(Bucket=BUCKET)["Policy"])
     deny = policy["Statement"][0]
     assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}, deny
+    # A second plan of bootstrap shows no changes (the key policy, rotation, alias, encryption),
+    # taken before the emulator-only policy removal below.
+    replan = btf.run("plan", "-detailed-exitcode", timeout=300, check=False)
+    assert replan.returncode == 0, f"second bootstrap plan is not empty:\n{replan.stdout[-4000:]}"
     # moto 5.2.5 ignores policy conditions ("Conditions are not taken into account"), so this
     # TLS-only deny blocks every object request, over http or https. Lift it in the emulator
     # only; the policy itself was applied and checked above.
@@ -101,6 +138,7 @@ def test_bootstrap_backends_locking_and_teardown(tmp_path, moto):
     ddb = moto.boto("dynamodb").describe_table(TableName=TABLE)["Table"]
     assert ddb["KeySchema"] == [{"AttributeName": "LockID", "KeyType": "HASH"}]
     assert ddb["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    key_arn = check_state_key(moto, out, ddb)
     timings["bootstrap apply"] = time.monotonic() - t0
 
     # 2. dev: S3 backend with DynamoDB locking, pointed at moto by a partial backend config.
@@ -113,6 +151,7 @@ def test_bootstrap_backends_locking_and_teardown(tmp_path, moto):
     dtf.run("apply", "-auto-approve", TARGET, timeout=300)
     head = s3.head_object(Bucket=BUCKET, Key="fastapi-infra/dev/terraform.tfstate")
     assert head["ContentLength"] > 0
+    assert_state_encrypted_with(moto, head, key_arn)
     state = json.loads(s3.get_object(Bucket=BUCKET, Key="fastapi-infra/dev/terraform.tfstate")["Body"].read())
     assert any(r["type"] == "aws_ssm_parameter" for r in state["resources"])
     timings["dev init+apply"] = time.monotonic() - t
@@ -148,6 +187,9 @@ def test_bootstrap_backends_locking_and_teardown(tmp_path, moto):
     stf.init(backend=True, backend_config=tmp_path / "moto.s3.tfbackend")
     stf.run("apply", "-auto-approve", TARGET, timeout=300)
 
+    head = s3.head_object(Bucket=BUCKET, Key="fastapi-infra/staging/terraform.tfstate")
+    assert_state_encrypted_with(moto, head, key_arn)
+
     def s3_lock_held():
         keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="fastapi-infra/staging/").get("Contents", [])]
         assert "fastapi-infra/staging/terraform.tfstate.tflock" in keys, keys
@@ -166,11 +208,14 @@ def test_bootstrap_backends_locking_and_teardown(tmp_path, moto):
         {"resource": {
             "aws_s3_bucket": {"state": {"lifecycle": {"prevent_destroy": False}}},
             "aws_dynamodb_table": {"lock": {"lifecycle": {"prevent_destroy": False}}},
+            "aws_kms_key": {"state": {"lifecycle": {"prevent_destroy": False}}},
         }},
     )
     moto.empty_bucket(BUCKET)
     btf.run("destroy", "-auto-approve", timeout=300)
     assert BUCKET not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
     assert TABLE not in moto.boto("dynamodb").list_tables()["TableNames"]
+    # KMS never deletes a key at once: it is scheduled for deletion after the 30-day window.
+    assert moto.boto("kms").describe_key(KeyId=key_arn)["KeyMetadata"]["KeyState"] == "PendingDeletion"
     timings["teardown"] = time.monotonic() - t
     print("\nstate backend timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))

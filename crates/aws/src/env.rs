@@ -218,6 +218,134 @@ impl fmt::Display for BucketName {
     }
 }
 
+/// A KMS alias name for a customer-managed key: `alias/` then 1 or more of letters, digits,
+/// `/`, `_` and `-`, 256 characters at most, never under `alias/aws/` (reserved for
+/// AWS-managed keys) (KMS Developer Guide, "Create aliases").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KmsAlias(pub String);
+
+impl KmsAlias {
+    pub fn parse(s: &str) -> Result<KmsAlias, String> {
+        let fix = "fix: write it as `alias/<name>`, e.g. `alias/fastapi-infra-tfstate`";
+        at_most(s, 256, "a KMS alias (KMS allows 256 characters)")
+            .map_err(|e| format!("{e}; {fix}"))?;
+        let shown = shown(s);
+        let Some(rest) = s.strip_prefix("alias/").filter(|r| !r.is_empty()) else {
+            return Err(format!("{shown} is not a KMS alias name; {fix}"));
+        };
+        if let Some(c) = rest
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || "/_-".contains(*c)))
+        {
+            return Err(format!(
+                "{shown} has `{}`; KMS alias names allow letters, digits, `/`, `_` and `-`; {fix}",
+                c.escape_debug()
+            ));
+        }
+        if s.starts_with("alias/aws/") {
+            return Err(format!(
+                "{shown}: the prefix `alias/aws/` is reserved for AWS-managed keys; {fix}"
+            ));
+        }
+        Ok(KmsAlias(s.to_string()))
+    }
+}
+
+impl<'de> Deserialize<'de> for KmsAlias {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        KmsAlias::parse(&String::deserialize(d)?).map_err(de::Error::custom)
+    }
+}
+
+impl fmt::Display for KmsAlias {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A fully qualified KMS key ARN (`arn:aws:kms:<region>:<account>:key/<id>`) or alias ARN
+/// (`arn:aws:kms:<region>:<account>:alias/<name>`). The S3 backend accepts bare key ids and
+/// alias names too, but S3 resolves those in the requester's account; the ARN names the key of
+/// the state bucket's own account (S3 API Reference, `SSEKMSKeyId`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KmsKeyArn {
+    pub arn: String,
+    pub partition: String,
+    pub region: String,
+    pub account: String,
+    pub target: KmsTarget,
+}
+
+/// What a KMS ARN points at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KmsTarget {
+    Key(String),
+    Alias(KmsAlias),
+}
+
+impl KmsKeyArn {
+    pub fn parse(s: &str) -> Result<KmsKeyArn, String> {
+        let fix = "fix: use the ARN bootstrap prints (`terraform -chdir=generated/bootstrap output state_kms_alias_arn`), e.g. `arn:aws:kms:us-east-1:123456789012:alias/fastapi-infra-tfstate`";
+        at_most(s, 2048, "a KMS ARN").map_err(|e| format!("{e}; {fix}"))?;
+        let shown = shown(s);
+        let parts: Vec<&str> = s.splitn(6, ':').collect();
+        let [arn, partition, "kms", region, account, resource] = parts.as_slice() else {
+            return Err(format!("{shown} is not a KMS key or alias ARN (a bare key id or alias name would be resolved in the caller's account); {fix}"));
+        };
+        let is_partition = partition.starts_with("aws")
+            && partition
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c == '-');
+        let is_region = !region.is_empty()
+            && region
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if *arn != "arn" || !is_partition || !is_region {
+            return Err(format!("{shown} is not a KMS ARN; {fix}"));
+        }
+        if account.len() != 12 || !account.chars().all(|c| c.is_ascii_digit()) {
+            return Err(format!("{shown}: the account is not 12 digits; {fix}"));
+        }
+        let target = if let Some(id) = resource.strip_prefix("key/") {
+            if !is_key_id(id) {
+                return Err(format!(
+                    "{shown}: the key id is not a UUID or `mrk-` and 32 hex digits; {fix}"
+                ));
+            }
+            KmsTarget::Key(id.to_string())
+        } else {
+            KmsTarget::Alias(KmsAlias::parse(resource).map_err(|e| format!("{shown}: {e}"))?)
+        };
+        Ok(KmsKeyArn {
+            arn: s.to_string(),
+            partition: partition.to_string(),
+            region: region.to_string(),
+            account: account.to_string(),
+            target,
+        })
+    }
+}
+
+/// A KMS key id: a UUID, or a multi-Region key id `mrk-` and 32 hex digits.
+fn is_key_id(id: &str) -> bool {
+    let hex = |p: &str, n: usize| {
+        p.len() == n
+            && p.chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+    };
+    if let Some(m) = id.strip_prefix("mrk-") {
+        return hex(m, 32);
+    }
+    let groups: Vec<&str> = id.split('-').collect();
+    groups.len() == 5 && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| hex(g, n))
+}
+
+impl<'de> Deserialize<'de> for KmsKeyArn {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        KmsKeyArn::parse(&String::deserialize(d)?).map_err(de::Error::custom)
+    }
+}
+
 /// An AWS region such as `us-east-1`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Region(pub String);
@@ -599,6 +727,11 @@ pub struct Database {
     pub backup_retention_days: u32,
     /// The database created inside the instance.
     pub db_name: DbName,
+    /// `true`: changes are applied as soon as `terraform apply` runs (a change of instance
+    /// class or engine version restarts the database then). `false`: RDS queues most changes
+    /// for the weekly maintenance window, and plans show them again until it has passed.
+    /// Required: say which, on purpose.
+    pub apply_immediately: bool,
 }
 
 fn storage<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
@@ -700,6 +833,9 @@ pub struct State {
     pub lock: Lock,
     /// Required when `lock` uses DynamoDB.
     pub dynamodb_table: Option<Name>,
+    /// The KMS key that encrypts the state objects (the S3 backend's `kms_key_id`): the ARN of
+    /// the key bootstrap creates, or of its alias.
+    pub kms_key_id: KmsKeyArn,
 }
 
 /// How state is locked.
@@ -741,7 +877,9 @@ pub struct BootstrapEnv {
 pub struct BootstrapState {
     pub bucket: BucketName,
     pub dynamodb_table: Name,
-    /// `lifecycle.prevent_destroy` on the bucket and table; keep it `true` outside tests.
+    /// The alias of the customer-managed KMS key that encrypts the state (`alias/...`).
+    pub kms_key_alias: KmsAlias,
+    /// `lifecycle.prevent_destroy` on the bucket, table and key; keep it `true` outside tests.
     #[serde(default = "yes")]
     pub prevent_destroy: bool,
 }
@@ -823,6 +961,59 @@ mod tests {
         for (name, why) in bad {
             let e = BucketName::parse(name).unwrap_err();
             assert!(e.contains(why) && e.contains("fix:"), "{name}: {e}");
+        }
+    }
+
+    #[test]
+    fn kms_aliases_and_arns_are_checked() {
+        assert!(KmsAlias::parse("alias/fastapi-infra-tfstate").is_ok());
+        for (bad, why) in [
+            ("fastapi-infra-tfstate", "not a KMS alias"),
+            ("alias/", "not a KMS alias"),
+            ("alias/aws/s3", "reserved"),
+            ("alias/a b", "`"),
+        ] {
+            let e = KmsAlias::parse(bad).unwrap_err();
+            assert!(e.contains(why) && e.contains("fix:"), "{bad}: {e}");
+        }
+        assert!(KmsAlias::parse(&format!("alias/{}", "a".repeat(251))).is_err());
+
+        let alias =
+            KmsKeyArn::parse("arn:aws:kms:us-east-1:123456789012:alias/fastapi-infra-tfstate")
+                .unwrap();
+        assert_eq!(alias.region, "us-east-1");
+        assert_eq!(
+            alias.target,
+            KmsTarget::Alias(KmsAlias("alias/fastapi-infra-tfstate".into()))
+        );
+        let key = KmsKeyArn::parse(
+            "arn:aws:kms:eu-west-3:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        )
+        .unwrap();
+        assert_eq!(
+            key.target,
+            KmsTarget::Key("1234abcd-12ab-34cd-56ef-1234567890ab".into())
+        );
+        assert!(KmsKeyArn::parse(
+            "arn:aws:kms:us-east-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab"
+        )
+        .is_ok());
+        for (bad, why) in [
+            ("alias/fastapi-infra-tfstate", "caller's account"),
+            ("1234abcd-12ab-34cd-56ef-1234567890ab", "caller's account"),
+            (
+                "arn:aws:s3:us-east-1:123456789012:alias/x",
+                "not a KMS key or alias ARN",
+            ),
+            ("arn:aws:kms:us-east-1:1234:alias/x", "12 digits"),
+            ("arn:aws:kms:us-east-1:123456789012:key/nope", "not a UUID"),
+            (
+                "arn:aws:kms:us-east-1:123456789012:alias/aws/s3",
+                "reserved",
+            ),
+        ] {
+            let e = KmsKeyArn::parse(bad).unwrap_err();
+            assert!(e.contains(why) && e.contains("fix:"), "{bad}: {e}");
         }
     }
 

@@ -30,6 +30,59 @@ pub struct PostgresOutputs {
 
 pub const POSTGRES_PORT: u16 = 5432;
 
+/// The final snapshot's name: `<identifier>-final-<UTC creation time, YYYYMMDDhhmmss>`. A fixed
+/// name makes the second destroy of a recreated database fail (DBSnapshotAlreadyExists) and
+/// leaves it running; the creation time differs for every database ever created under this
+/// identifier. (Letters, digits and single hyphens, starting with a letter: RDS's rule.)
+fn final_snapshot_name(identifier: &str) -> Value {
+    let created = Expr::call(
+        "formatdate",
+        ["YYYYMMDDhhmmss".into(), Expr::call("timestamp", []).into()],
+    );
+    // A call, not a string template: the HCL view cannot show a template whose expression
+    // holds a quoted string.
+    Expr::call(
+        "join",
+        [
+            "".into(),
+            Value::list([Value::from(format!("{identifier}-final-")), created.into()]),
+        ],
+    )
+    .into()
+}
+
+/// `aws_db_instance` arguments whose change, without `apply_immediately`, RDS queues for the
+/// next maintenance window (RDS User Guide, "Settings for DB instances": "If you don't choose
+/// to apply the change immediately, it occurs during the next maintenance window"; and the
+/// API's PendingModifiedValues). Every other argument we set applies at once either way.
+pub const DEFERRED_TO_MAINTENANCE_WINDOW: &[&str] = &[
+    "allocated_storage",
+    "ca_cert_identifier",
+    "db_subnet_group_name",
+    "domain",
+    "engine_version",
+    "iam_database_authentication_enabled",
+    "identifier",
+    "instance_class",
+    "iops",
+    "license_model",
+    "multi_az",
+    "network_type",
+    "option_group_name",
+    "storage_throughput",
+    "storage_type",
+];
+
+/// Whether changing `attr` from `old` to `new` waits for the maintenance window when
+/// `apply_immediately` is off. `backup_retention_period` waits only when it turns automated
+/// backups on or off (to or from 0); between two non-zero values it applies as soon as possible.
+pub fn waits_for_maintenance_window(attr: &str, old: Option<i64>, new: Option<i64>) -> bool {
+    match attr {
+        "backup_retention_period" => old == Some(0) || new == Some(0),
+        _ => DEFERRED_TO_MAINTENANCE_WINDOW.contains(&attr),
+    }
+}
+
 /// RDS refuses a DB subnet group that covers fewer than two Availability Zones
 /// (DBSubnetGroupDoesNotCoverEnoughAZs). The subnets are default subnets, one per zone.
 fn two_zones(subnets: &SubnetIds) -> Body {
@@ -106,10 +159,20 @@ impl Postgres<'_> {
                 "enabled_cloudwatch_logs_exports",
                 Value::list(["postgresql", "upgrade"]),
             )
+            .attr("apply_immediately", self.db.apply_immediately)
             .attr("deletion_protection", prod)
             .attr("skip_final_snapshot", !prod);
         if prod {
-            body.set("final_snapshot_identifier", format!("{name}-final"));
+            body.set("final_snapshot_identifier", final_snapshot_name(&name));
+            // timestamp() is known only at apply and changes every second: take it once, when
+            // the database is created (or replaced), and keep it (Terraform's timestamp docs).
+            body.push_block(
+                "lifecycle",
+                Body::new().attr(
+                    "ignore_changes",
+                    Value::list([Value::Keyword("final_snapshot_identifier".into())]),
+                ),
+            );
         }
         let db = stack.resource("aws_db_instance", "this", body);
         let host = db.attr("address");
@@ -126,5 +189,49 @@ impl Postgres<'_> {
             endpoint,
             security_group: SecurityGroupId(sg.attr("id")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn which_changes_wait_for_the_maintenance_window() {
+        for attr in [
+            "instance_class",
+            "allocated_storage",
+            "engine_version",
+            "multi_az",
+            "storage_type",
+        ] {
+            assert!(waits_for_maintenance_window(attr, None, None), "{attr}");
+        }
+        // Applied at once whatever apply_immediately says (RDS's settings table).
+        for attr in [
+            "deletion_protection",
+            "port",
+            "password",
+            "enabled_cloudwatch_logs_exports",
+            "copy_tags_to_snapshot",
+            "vpc_security_group_ids",
+        ] {
+            assert!(!waits_for_maintenance_window(attr, None, None), "{attr}");
+        }
+        assert!(!waits_for_maintenance_window(
+            "backup_retention_period",
+            Some(7),
+            Some(8)
+        ));
+        assert!(waits_for_maintenance_window(
+            "backup_retention_period",
+            Some(0),
+            Some(7)
+        ));
+        assert!(waits_for_maintenance_window(
+            "backup_retention_period",
+            Some(7),
+            Some(0)
+        ));
     }
 }

@@ -104,7 +104,10 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv) -> Stack {
         .attr("bucket", cfg.state.bucket.0.as_str())
         .attr("key", state_key(&cfg.project.0, env_name))
         .attr("region", cfg.state.region.0.as_str())
-        .attr("encrypt", true);
+        .attr("encrypt", true)
+        // Without a key id the backend sends an AES256 header with every write, whatever the
+        // bucket's default encryption says.
+        .attr("kms_key_id", cfg.state.kms_key_id.arn.as_str());
     if cfg.state.lock.dynamodb() {
         if let Some(t) = &cfg.state.dynamodb_table {
             backend.set("dynamodb_table", t.0.as_str());
@@ -265,6 +268,12 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv) -> Stack {
         ("artifacts", &b.artifacts, artifacts),
         ("content", &b.content, content),
     ];
+    // The app's own buckets. The logs bucket belongs to S3's log delivery: the app is not told
+    // about it, and a scoped role may neither write nor delete access logs.
+    let app_buckets: Vec<_> = buckets
+        .iter()
+        .filter(|(role, _, _)| *role != "logs")
+        .collect();
 
     let db = Postgres {
         naming: &naming,
@@ -332,7 +341,7 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv) -> Stack {
     let role = InstanceRole {
         naming: &naming,
         s3_access: cfg.iam.s3_access,
-        buckets: buckets.iter().map(|(_, _, o)| o.arn.clone()).collect(),
+        buckets: app_buckets.iter().map(|(_, _, o)| o.arn.clone()).collect(),
         parameters: params.arns.clone(),
         state: &cfg.state,
     }
@@ -346,7 +355,7 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv) -> Stack {
         region: &cfg.region.0,
         ssm_prefix: naming.ssm_prefix(),
         parameter_keys: settings.parameters.iter().map(|p| p.key).collect(),
-        buckets: buckets
+        buckets: app_buckets
             .iter()
             .map(|(role, name, _)| BucketVar {
                 var: format!("S3_BUCKET_{}", role.to_uppercase()),
@@ -425,6 +434,7 @@ pub fn bootstrap_stack(env_name: &str, cfg: &BootstrapEnv) -> Stack {
     let out = StateBackend {
         bucket: &cfg.state.bucket.0,
         table: &cfg.state.dynamodb_table.0,
+        key_alias: &cfg.state.kms_key_alias.0,
         prevent_destroy: cfg.state.prevent_destroy,
     }
     .emit(&mut stack);
@@ -437,6 +447,16 @@ pub fn bootstrap_stack(env_name: &str, cfg: &BootstrapEnv) -> Stack {
         "lock_table_name",
         "Name of the DynamoDB table that locks state",
         out.table,
+    );
+    stack.output(
+        "state_kms_key_arn",
+        "ARN of the KMS key that encrypts the state and the lock table",
+        out.key_arn,
+    );
+    stack.output(
+        "state_kms_alias_arn",
+        "ARN of the key's alias: the value of [state].kms_key_id in every app env file",
+        out.alias_arn,
     );
     stack.output(
         "region",

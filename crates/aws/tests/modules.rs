@@ -204,6 +204,7 @@ fn state_backend() {
     aws::state_backend::StateBackend {
         bucket: "fastapi-infra-tfstate",
         table: "fastapi-infra-tflock",
+        key_alias: "alias/fastapi-infra-tfstate",
         prevent_destroy: true,
     }
     .emit(&mut s);
@@ -227,4 +228,47 @@ fn user_data_keeps_bash_expansions() {
         "unrendered template syntax"
     );
     insta::assert_snapshot!(script);
+}
+
+fn prod() -> AppEnv {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../envs/prod.toml"))
+            .unwrap();
+    toml::from_str(&text).unwrap()
+}
+
+/// prod's scoped role may read and write the app's buckets but neither write nor delete the
+/// access logs S3 delivers into the logs bucket; no managed S3 policy widens that.
+#[test]
+fn prod_role_cannot_write_or_delete_access_logs() {
+    let cfg = prod();
+    assert_eq!(cfg.iam.s3_access, S3Access::Scoped);
+    let doc = main_json(&aws::stacks::app_stack("prod", &cfg));
+    let statements = &doc["data"]["aws_iam_policy_document"]["app"]["statement"];
+    let statements: Vec<&serde_json::Value> = match statements {
+        serde_json::Value::Array(a) => a.iter().collect(),
+        one => vec![one],
+    };
+    let writes = |resource: &str| {
+        statements.iter().any(|st| {
+            let acts = st["actions"].as_array().unwrap();
+            let writes = acts.iter().any(|a| {
+                ["s3:PutObject", "s3:DeleteObject", "s3:*"].contains(&a.as_str().unwrap())
+            });
+            writes
+                && st["resources"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|r| r.as_str().unwrap().contains(resource))
+        })
+    };
+    assert!(!writes("aws_s3_bucket.logs."), "{statements:#?}");
+    assert!(writes("aws_s3_bucket.artifacts.arn"), "{statements:#?}");
+    assert!(writes("aws_s3_bucket.content.arn"), "{statements:#?}");
+    assert!(
+        doc["resource"]["aws_iam_role_policy_attachment"].is_null(),
+        "prod attaches a managed policy: {}",
+        doc["resource"]["aws_iam_role_policy_attachment"]
+    );
 }

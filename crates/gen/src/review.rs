@@ -238,6 +238,30 @@ fn replaces(kind: &str, path: &str) -> Option<&'static str> {
     }
 }
 
+/// A database change that RDS queues for the maintenance window when `apply_immediately` is
+/// off: until the window passes, every plan shows it again.
+fn maintenance_window_note(kind: &str, new: &J, changes: &[AttrChange]) -> Option<String> {
+    if kind != "aws_db_instance" || new.get("apply_immediately").and_then(J::as_bool) == Some(true)
+    {
+        return None;
+    }
+    let waiting: Vec<&str> = changes
+        .iter()
+        .filter(|c| !c.path.contains(['.', '[']))
+        .filter(|c| {
+            let num = |v: &Option<J>| v.as_ref().and_then(J::as_i64);
+            aws::rds::waits_for_maintenance_window(&c.path, num(&c.old), num(&c.new))
+        })
+        .map(|c| c.path.as_str())
+        .collect();
+    (!waiting.is_empty()).then(|| {
+        format!(
+            "{} wait(s) for the maintenance window (apply_immediately = false): plans show the change again until it has passed",
+            waiting.join(", ")
+        )
+    })
+}
+
 fn destroys(kind: &str) -> Option<&'static str> {
     match kind {
         "aws_db_instance" => Some("destroys the database and its data"),
@@ -396,6 +420,7 @@ pub fn diff(old: &Doc, new: &Doc) -> Vec<Change> {
                     .map(str::to_string)
                     .collect();
                 danger.dedup();
+                danger.extend(maintenance_window_note(kind, y, &attributes));
                 out.push(Change {
                     address: a.to_string(),
                     kind: ChangeKind::Changed,

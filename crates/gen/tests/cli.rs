@@ -204,6 +204,42 @@ fn state_backend_must_match_bootstrap() {
             "envs/bootstrap.toml creates `fastapi-infra-tfstate`",
         ],
     );
+    rejects(
+        "state-key-alias",
+        "prod",
+        "alias/fastapi-infra-tfstate\"",
+        "alias/someone-elses-key\"",
+        &[
+            "envs/prod.toml",
+            "state.kms_key_id",
+            "envs/bootstrap.toml creates `alias/fastapi-infra-tfstate`",
+            "fix: use `arn:aws:kms:us-east-1:123456789012:alias/fastapi-infra-tfstate`",
+        ],
+    );
+    rejects(
+        "state-key-region",
+        "dev",
+        "arn:aws:kms:us-east-1:",
+        "arn:aws:kms:eu-west-3:",
+        &[
+            "envs/dev.toml",
+            "state.kms_key_id",
+            "region `eu-west-3`",
+            "fix:",
+        ],
+    );
+    rejects(
+        "state-key-name",
+        "dev",
+        "\"arn:aws:kms:us-east-1:123456789012:alias/fastapi-infra-tfstate\"",
+        "\"alias/fastapi-infra-tfstate\"",
+        &[
+            "envs/dev.toml:",
+            "state.kms_key_id",
+            "caller's account",
+            "fix:",
+        ],
+    );
 }
 
 #[test]
@@ -404,6 +440,43 @@ fn diff_summarizes_by_address_and_flags_data_loss() {
         .as_str()
         .unwrap()
         .contains("replaces the database"));
+}
+
+#[test]
+fn diff_says_when_a_database_change_waits_for_the_maintenance_window() {
+    let dir = scratch("diff-window");
+    assert!(gen(&dir, &["--all"]).status.success());
+    for env in ["dev", "prod"] {
+        let path = dir.join(format!("envs/{env}.toml"));
+        let text = fs::read_to_string(&path).unwrap();
+        let text = text
+            .replace(
+                "instance_class = \"db.t3.micro\"",
+                "instance_class = \"db.t3.small\"",
+            )
+            .replace("backup_retention_days = 7", "backup_retention_days = 8")
+            .replace("root_volume_gb = 30", "root_volume_gb = 31");
+        fs::write(&path, text).unwrap();
+    }
+    let note = "wait(s) for the maintenance window (apply_immediately = false)";
+    let prod = stdout(&gen(&dir, &["diff", "--env", "prod"]));
+    assert!(
+        prod.contains(&format!("!! instance_class {note}")),
+        "prod (apply_immediately = false):\n{prod}"
+    );
+    // Retention between two non-zero values applies as soon as possible either way.
+    assert!(prod.contains("backup_retention_period: 7 -> 8"), "{prod}");
+    assert!(!prod.contains("backup_retention_period wait"), "{prod}");
+    let dev = stdout(&gen(&dir, &["diff", "--env", "dev"]));
+    assert!(
+        dev.contains("instance_class: \"db.t3.micro\" -> \"db.t3.small\""),
+        "{dev}"
+    );
+    assert!(
+        !dev.contains("maintenance window"),
+        "dev applies immediately:\n{dev}"
+    );
+    let _ = fs::remove_dir_all(&dir);
 }
 
 #[test]
