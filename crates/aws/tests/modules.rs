@@ -35,7 +35,7 @@ fn r(kind: &str, name: &str, attr: &str) -> tf::Ref {
 fn network() {
     let mut s = Stack::default();
     aws::network::DefaultNetwork.emit(&mut s);
-    s.check().unwrap();
+    s.check(&aws::knowledge::AWS).unwrap();
     insta::assert_json_snapshot!(main_json(&s));
 }
 
@@ -67,7 +67,7 @@ fn buckets() {
         target: &logs,
     }
     .emit(&mut s);
-    s.check().unwrap();
+    s.check(&aws::knowledge::AWS).unwrap();
     insta::assert_json_snapshot!(main_json(&s));
 }
 
@@ -137,7 +137,7 @@ fn state_backend() {
         prevent_destroy: true,
     }
     .emit(&mut s);
-    s.check().unwrap();
+    s.check(&aws::knowledge::AWS).unwrap();
     insta::assert_json_snapshot!(main_json(&s));
 }
 

@@ -145,7 +145,7 @@ struct KindOnly {
 /// Read and check one environment file.
 pub fn load(dir: &Path, name: &str) -> Result<(PathBuf, Env), InputError> {
     let path = dir.join(format!("{name}.toml"));
-    let file = format!("envs/{name}.toml");
+    let file = crate::env_file(dir, name);
     if let Err(e) = Name::parse(name, 32) {
         return err(format!("environment name `{name}`: {e}"));
     }
@@ -155,7 +155,7 @@ pub fn load(dir: &Path, name: &str) -> Result<(PathBuf, Env), InputError> {
             let known = list(dir)?;
             let hint = match closest(name, known.iter().map(String::as_str)) {
                 Some(c) => format!("did you mean `{c}`?"),
-                None => format!("create {} (copy envs/dev.toml)", path.display()),
+                None => format!("create {file} (copy envs/dev.toml)"),
             };
             return err(format!(
                 "unknown environment `{name}`: {} does not exist; fix: {hint} (known: {})",
@@ -178,7 +178,7 @@ pub fn load(dir: &Path, name: &str) -> Result<(PathBuf, Env), InputError> {
     let env = match kind {
         Kind::App => {
             let cfg: AppEnv = parse(&file, &text)?;
-            check_app(&file, &cfg)?;
+            check_app(&file, &crate::env_file(dir, "bootstrap"), &cfg)?;
             Env::App(Box::new(cfg))
         }
         Kind::Bootstrap => Env::Bootstrap(parse::<BootstrapEnv>(&file, &text)?),
@@ -187,7 +187,7 @@ pub fn load(dir: &Path, name: &str) -> Result<(PathBuf, Env), InputError> {
 }
 
 /// Checks that span several keys.
-fn check_app(file: &str, cfg: &AppEnv) -> Result<(), InputError> {
+fn check_app(file: &str, boot_file: &str, cfg: &AppEnv) -> Result<(), InputError> {
     if !cfg.app.ssh_open_to_world {
         if let Some(c) = cfg.app.ssh_ingress_cidrs.iter().find(|c| c.is_anywhere()) {
             return err(format!(
@@ -214,7 +214,7 @@ fn check_app(file: &str, cfg: &AppEnv) -> Result<(), InputError> {
     }
     if cfg.state.lock.dynamodb() && cfg.state.dynamodb_table.is_none() {
         return err(format!(
-            "{file}: key `state.dynamodb_table` is missing but `state.lock` uses DynamoDB; fix: add the table name from envs/bootstrap.toml or set `lock = \"lockfile\"`"
+            "{file}: key `state.dynamodb_table` is missing but `state.lock` uses DynamoDB; fix: add the table name from {boot_file} or set `lock = \"lockfile\"`"
         ));
     }
     if !cfg.app.health_path.starts_with('/') {
@@ -228,21 +228,23 @@ fn check_app(file: &str, cfg: &AppEnv) -> Result<(), InputError> {
 
 /// An app environment's `[state]` must name the bootstrap environment's bucket, region and table.
 pub fn check_against_bootstrap(
+    envs_dir: &Path,
     name: &str,
     app: &AppEnv,
     boot: &BootstrapEnv,
 ) -> Result<(), InputError> {
-    let file = format!("envs/{name}.toml");
+    let file = crate::env_file(envs_dir, name);
+    let boot_file = crate::env_file(envs_dir, "bootstrap");
     let s = &app.state;
     if s.bucket != boot.state.bucket {
         return err(format!(
-            "{file}: key `state.bucket` is `{}` but envs/bootstrap.toml creates `{}`; fix: use the bootstrap bucket",
+            "{file}: key `state.bucket` is `{}` but {boot_file} creates `{}`; fix: use the bootstrap bucket",
             s.bucket, boot.state.bucket
         ));
     }
     if s.region != boot.region {
         return err(format!(
-            "{file}: key `state.region` is `{}` but envs/bootstrap.toml creates the state backend in `{}`; fix: use `{}`",
+            "{file}: key `state.region` is `{}` but {boot_file} creates the state backend in `{}`; fix: use `{}`",
             s.region, boot.region, boot.region
         ));
     }
@@ -250,7 +252,7 @@ pub fn check_against_bootstrap(
         if let Some(t) = &s.dynamodb_table {
             if *t != boot.state.dynamodb_table {
                 return err(format!(
-                    "{file}: key `state.dynamodb_table` is `{t}` but envs/bootstrap.toml creates `{}`; fix: use the bootstrap table",
+                    "{file}: key `state.dynamodb_table` is `{t}` but {boot_file} creates `{}`; fix: use the bootstrap table",
                     boot.state.dynamodb_table
                 ));
             }

@@ -7,8 +7,9 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use gen::config::InputError;
 use gen::graph::GraphFormat;
-use gen::review::{self, Doc};
-use gen::{build, config, output, Format};
+use gen::review;
+use gen::{build, config, env_file, output, Format, PROVIDER};
+use tf::Document;
 
 /// Generate the Terraform of fastapi-infra environments from envs/<name>.toml.
 ///
@@ -170,16 +171,17 @@ fn generate(cli: GenArgs) -> anyhow::Result<ExitCode> {
             if !dir.is_dir() || output::check_env(&dir, files).is_empty() {
                 continue; // nothing there before, or nothing changes: nothing was renamed
             }
-            let old = Doc::from_dir(&out.join(name))?;
-            let new = Doc::from_rendered(files)?;
-            let missing = review::unmoved_renames(&old, &new);
+            let old = review::read_dir(&out.join(name))?;
+            let new = review::read_rendered(files)?;
+            let missing = review::unmoved_renames(&old, &new, PROVIDER);
             if !missing.is_empty() {
                 let blocks: Vec<String> = missing
                     .iter()
                     .map(|r| format!("# {} is now {} ({})\n{}", r.from, r.to, r.why, r.toml()))
                     .collect();
+                let file = env_file(&cli.envs_dir, name);
                 return Err(InputError(format!(
-                    "envs/{name}.toml: {} resource(s) changed address; the next apply would destroy and recreate them. fix: add to envs/{name}.toml:\n\n{}\n",
+                    "{file}: {} resource(s) changed address; the next apply would destroy and recreate them. fix: add to {file}:\n\n{}\n",
                     missing.len(),
                     blocks.join("\n\n")
                 ))
@@ -217,7 +219,8 @@ fn readme_update(cli: &GenArgs, names: &[String]) -> Result<Option<(PathBuf, Str
     for name in names {
         if new.contains(&gen::graph::readme_marker(name)) {
             let stack = gen::stack(&cli.envs_dir, name)?;
-            let mermaid = gen::graph::render(name, &stack, GraphFormat::Mermaid);
+            let doc = Document::from_stack(&stack);
+            let mermaid = gen::graph::render(name, &doc, PROVIDER, GraphFormat::Mermaid);
             new = gen::graph::update_readme(&new, name, &mermaid).ok_or_else(|| {
                 InputError(format!(
                     "{}: `{}` has no `{}` after it",
@@ -233,7 +236,7 @@ fn readme_update(cli: &GenArgs, names: &[String]) -> Result<Option<(PathBuf, Str
 
 fn diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
     if let Some(pair) = &args.pair {
-        let doc = |n: &str| Doc::from_rendered(&build(&args.envs_dir, n, Format::Json)?);
+        let doc = |n: &str| review::read_rendered(&build(&args.envs_dir, n, Format::Json)?);
         let d = review::diff_envs(&pair[0], &doc(&pair[0])?, &pair[1], &doc(&pair[1])?);
         if args.json {
             println!(
@@ -258,15 +261,15 @@ fn diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
     let mut text = String::new();
     let mut json = serde_json::Map::new();
     for name in &names {
-        let new = Doc::from_rendered(&build(&args.envs_dir, name, Format::Json)?)
+        let new = review::read_rendered(&build(&args.envs_dir, name, Format::Json)?)
             .with_context(|| format!("cannot compare `{name}`"))?;
         let old = match &args.base {
-            Some(rev) => Doc::from_git(rev, &Path::new(&args.out).join(name).to_string_lossy())?,
-            None => Doc::from_dir(&args.out.join(name))?,
+            Some(rev) => review::read_git(rev, &Path::new(&args.out).join(name).to_string_lossy())?,
+            None => review::read_dir(&args.out.join(name))?,
         };
-        let changes = review::diff(&old, &new);
+        let changes = review::diff(&old, &new, PROVIDER);
         any |= !changes.is_empty();
-        review::render_text(name, &changes, &mut text);
+        review::render_text(name, &env_file(&args.envs_dir, name), &changes, &mut text);
         json.insert(
             name.clone(),
             serde_json::to_value(&changes).expect("serializable"),
@@ -290,7 +293,11 @@ fn diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
 fn graph(args: GraphArgs) -> anyhow::Result<ExitCode> {
     let stack = gen::stack(&args.envs_dir, &args.env)
         .with_context(|| format!("cannot draw `{}`", args.env))?;
-    print!("{}", gen::graph::render(&args.env, &stack, args.format));
+    let doc = Document::from_stack(&stack);
+    print!(
+        "{}",
+        gen::graph::render(&args.env, &doc, PROVIDER, args.format)
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -440,10 +440,39 @@ fn diff_between_two_environments() {
     );
     assert!(out.contains("deletion_protection: false | true"), "{out}");
     assert!(out.contains("multi_az: false | true"), "{out}");
+    // IAM statements compare one by one, attribute by attribute, never cut mid-JSON.
+    assert!(
+        out.contains("      statement[1].sid: (absent) | \"ListAppBuckets\"\n"),
+        "{out}"
+    );
+    assert!(!out.contains("..."), "{out}");
     assert_eq!(
         gen(&dir, &["diff", "--envs", "dev", "dev"]).status.code(),
         Some(0)
     );
+}
+
+#[test]
+fn errors_name_the_env_file_in_the_envs_dir() {
+    let dir = scratch("envs-dir");
+    fs::rename(dir.join("envs"), dir.join("elsewhere")).unwrap();
+    let path = dir.join("elsewhere/dev.toml");
+    let text = fs::read_to_string(&path).unwrap();
+    let text = text.replacen(
+        "bucket = \"fastapi-infra-tfstate\"",
+        "bucket = \"other\"",
+        1,
+    );
+    fs::write(&path, text).unwrap();
+    let o = gen(&dir, &["--envs-dir", "elsewhere", "--env", "dev"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains("elsewhere/dev.toml: key `state.bucket` is `other` but elsewhere/bootstrap.toml creates"),
+        "{err}"
+    );
+    assert!(!err.contains("envs/"), "{err}");
+    let _ = fs::remove_dir_all(&dir);
 }
 
 #[test]

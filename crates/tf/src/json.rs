@@ -1,13 +1,16 @@
-//! JSON rendering: the source of truth. Properties keep the order modules wrote them in;
-//! blocks are sorted by type and name, so the output is byte-identical across runs.
-
-use std::collections::BTreeMap;
+//! JSON: the source of truth. [`render`] writes a stack's [sections](crate::document) as
+//! `.tf.json` files; properties keep the order modules wrote them in and blocks are sorted by
+//! type and name, so the output is byte-identical across runs. [`parse`] reads such files back
+//! into a [`Document`].
 
 use serde_json::{Map, Value as J};
 
 use crate::body::{Body, Entry};
-use crate::stack::{Block, Stack};
-use crate::value::{expr_hcl, template_text, Value};
+use crate::document::{BlockType, Document, Section, TopBlock};
+use crate::error::{Error, Result};
+use crate::stack::Stack;
+use crate::syntax;
+use crate::value::Value;
 
 /// A rendered file: its name in the environment folder and its contents.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -16,217 +19,205 @@ pub struct File {
     pub contents: String,
 }
 
+/// Nested blocks of the Terraform language itself that may repeat: written as a JSON array even
+/// when there is one (provider blocks are written as one object when there is one).
+const LIST_BLOCKS: &[&str] = &["validation", "precondition", "postcondition"];
+
 /// Render one value as Terraform JSON.
 pub fn value(v: &Value) -> J {
+    if let Some(text) = syntax::json_text(v) {
+        return J::String(text);
+    }
     match v {
-        Value::Null => J::Null,
         Value::Bool(b) => J::Bool(*b),
         Value::Int(n) => J::from(*n),
-        Value::Str(s) => J::String(crate::value::escape_template(s)),
-        Value::Expr(e) => J::String(format!("${{{}}}", expr_hcl(e))),
-        Value::Template(ps) => J::String(template_text(ps)),
-        Value::Address(a) => J::String(a.to_string()),
-        Value::Keyword(k) => J::String(k.clone()),
-        Value::Type(t) => J::String((*t).to_string()),
         Value::List(vs) => J::Array(vs.iter().map(value).collect()),
         Value::Object(kv) => J::Object(kv.iter().map(|(k, v)| (k.clone(), value(v))).collect()),
+        _ => J::Null,
     }
+}
+
+/// A body's entries as JSON writes them: attributes as they are, one nested block as an
+/// object, several as a list, labeled blocks as an object by label.
+pub fn body_entries(b: &Body) -> Vec<(String, Value)> {
+    b.entries
+        .iter()
+        .map(|(k, e)| {
+            let v = match e {
+                Entry::Attr(v) => v.clone(),
+                Entry::Blocks(bs) if bs.len() == 1 && !LIST_BLOCKS.contains(&k.as_str()) => {
+                    Value::Object(body_entries(&bs[0]))
+                }
+                Entry::Blocks(bs) => {
+                    Value::List(bs.iter().map(|b| Value::Object(body_entries(b))).collect())
+                }
+                Entry::Labeled(bs) => Value::Object(
+                    bs.iter()
+                        .map(|(l, b)| (l.clone(), Value::Object(body_entries(b))))
+                        .collect(),
+                ),
+            };
+            (k.clone(), v)
+        })
+        .collect()
 }
 
 /// Render a block body as a JSON object.
 pub fn body(b: &Body) -> J {
-    let mut m = Map::new();
-    for (k, e) in &b.entries {
-        let v = match e {
-            Entry::Attr(v) => value(v),
-            Entry::Blocks(bs) if bs.len() == 1 => body(&bs[0]),
-            Entry::Blocks(bs) => J::Array(bs.iter().map(body).collect()),
-        };
-        m.insert(k.clone(), v);
-    }
-    J::Object(m)
+    value(&Value::Object(body_entries(b)))
 }
 
-fn doc(header: &str, entries: Vec<(&str, J)>) -> String {
-    let mut m = Map::new();
-    m.insert("//".into(), J::String(header.into()));
-    for (k, v) in entries {
-        m.insert(k.into(), v);
-    }
-    let mut s = serde_json::to_string_pretty(&J::Object(m)).expect("JSON values always serialize");
-    s.push('\n');
-    s
-}
-
-/// `{"<type>": {"<name>": body}}`, sorted by type then name.
-fn grouped(blocks: &[Block]) -> J {
-    let mut by_type: BTreeMap<(String, String), &Body> = BTreeMap::new();
-    for b in blocks {
-        let (kind, name) = match &b.addr {
-            crate::Address::Resource { kind, name } | crate::Address::Data { kind, name } => {
-                (kind, name)
+/// One section as a JSON document: `{"//": header, "<block type>": {"<label>": ... body}}`.
+fn section(header: &str, s: &Section) -> String {
+    let mut root = Map::new();
+    root.insert("//".into(), J::String(header.into()));
+    for b in &s.blocks {
+        let kw = b.ty.keyword().to_string();
+        if b.ty.repeats() {
+            let slot = root.entry(kw).or_insert_with(|| J::Array(Vec::new()));
+            if let J::Array(items) = slot {
+                items.push(body(&b.body));
             }
-            _ => continue,
-        };
-        by_type.insert((kind.clone(), name.clone()), &b.body);
-    }
-    let mut out = Map::new();
-    for ((kind, name), b) in by_type {
-        let slot = out.entry(kind).or_insert_with(|| J::Object(Map::new()));
-        if let J::Object(m) = slot {
-            m.insert(name, body(b));
+            continue;
         }
+        let mut slot = root.entry(kw).or_insert_with(|| J::Object(Map::new()));
+        for l in &b.labels {
+            let J::Object(m) = slot else { break };
+            slot = m.entry(l.clone()).or_insert_with(|| J::Object(Map::new()));
+        }
+        *slot = body(&b.body);
     }
-    J::Object(out)
+    let mut text =
+        serde_json::to_string_pretty(&J::Object(root)).expect("JSON values always serialize");
+    text.push('\n');
+    text
 }
 
 /// Render the document as split `.tf.json` files plus its extra files.
 /// `header` becomes the root `"//"` comment of every JSON file.
 pub fn render(stack: &Stack, header: &str) -> Vec<File> {
-    let mut files = Vec::new();
-    let mut add = |name: &str, contents: String| {
-        files.push(File {
-            name: name.into(),
-            contents,
-        })
-    };
-
-    let providers: Map<String, J> = stack
-        .required_providers
+    let mut files: Vec<File> = stack
+        .sections()
         .iter()
-        .map(|p| {
-            let mut m = Map::new();
-            m.insert("source".into(), J::String(p.source.clone()));
-            m.insert("version".into(), J::String(p.version.clone()));
-            (p.name.clone(), J::Object(m))
+        .map(|s| File {
+            name: format!("{}.tf.json", s.name),
+            contents: section(header, s),
         })
         .collect();
-    let mut terraform = Map::new();
-    terraform.insert(
-        "required_version".into(),
-        J::String(stack.required_version.clone()),
-    );
-    terraform.insert("required_providers".into(), J::Object(providers));
-    add(
-        "versions.tf.json",
-        doc(header, vec![("terraform", J::Object(terraform))]),
-    );
-
-    if !stack.providers.is_empty() {
-        let mut m = Map::new();
-        for (name, b) in &stack.providers {
-            m.insert(name.clone(), body(b));
-        }
-        add(
-            "providers.tf.json",
-            doc(header, vec![("provider", J::Object(m))]),
-        );
-    }
-
-    if let Some((kind, b)) = &stack.backend {
-        let mut backend = Map::new();
-        backend.insert(kind.clone(), body(b));
-        let mut terraform = Map::new();
-        terraform.insert("backend".into(), J::Object(backend));
-        add(
-            "backend.tf.json",
-            doc(header, vec![("terraform", J::Object(terraform))]),
-        );
-    }
-
-    if !stack.variables.is_empty() {
-        let mut vars: BTreeMap<&str, J> = BTreeMap::new();
-        for v in &stack.variables {
-            let mut m = Map::new();
-            m.insert("description".into(), J::String(v.description.clone()));
-            m.insert("type".into(), J::String(v.type_.into()));
-            if let Some(d) = &v.default {
-                m.insert("default".into(), value(d));
-            }
-            if v.sensitive {
-                m.insert("sensitive".into(), J::Bool(true));
-            }
-            if !v.validations.is_empty() {
-                let vals = v
-                    .validations
-                    .iter()
-                    .map(|(c, msg)| {
-                        let mut m = Map::new();
-                        m.insert("condition".into(), value(c));
-                        m.insert(
-                            "error_message".into(),
-                            J::String(crate::value::escape_template(msg)),
-                        );
-                        J::Object(m)
-                    })
-                    .collect();
-                m.insert("validation".into(), J::Array(vals));
-            }
-            vars.insert(&v.name, J::Object(m));
-        }
-        let vars = vars.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-        add(
-            "variables.tf.json",
-            doc(header, vec![("variable", J::Object(vars))]),
-        );
-    }
-
-    let mut main = Vec::new();
-    if !stack.locals.is_empty() {
-        let locals = stack
-            .locals
-            .iter()
-            .map(|(k, v)| (k.clone(), value(v)))
-            .collect();
-        main.push(("locals", J::Object(locals)));
-    }
-    if !stack.data.is_empty() {
-        main.push(("data", grouped(&stack.data)));
-    }
-    if !stack.resources.is_empty() {
-        main.push(("resource", grouped(&stack.resources)));
-    }
-    if !main.is_empty() {
-        add("main.tf.json", doc(header, main));
-    }
-
-    if !stack.outputs.is_empty() {
-        let mut outs: BTreeMap<&str, J> = BTreeMap::new();
-        for o in &stack.outputs {
-            let mut m = Map::new();
-            m.insert("description".into(), J::String(o.description.clone()));
-            m.insert("value".into(), value(&o.value));
-            if o.sensitive {
-                m.insert("sensitive".into(), J::Bool(true));
-            }
-            outs.insert(&o.name, J::Object(m));
-        }
-        let outs = outs.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-        add(
-            "outputs.tf.json",
-            doc(header, vec![("output", J::Object(outs))]),
-        );
-    }
-
-    if !stack.moved.is_empty() {
-        let moved = stack
-            .moved
-            .iter()
-            .map(|(from, to)| {
-                let mut m = Map::new();
-                m.insert("from".into(), J::String(from.to_string()));
-                m.insert("to".into(), J::String(to.to_string()));
-                J::Object(m)
-            })
-            .collect();
-        add(
-            "moved.tf.json",
-            doc(header, vec![("moved", J::Array(moved))]),
-        );
-    }
-
-    for (name, contents) in &stack.files {
-        add(name, contents.clone());
-    }
+    files.extend(stack.files.iter().map(|(name, contents)| File {
+        name: name.clone(),
+        contents: contents.clone(),
+    }));
     files
+}
+
+/// Read generated files back: `.tf.json` files as Terraform JSON, the others as they are.
+pub fn parse<'a>(files: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Document> {
+    let mut blocks = Vec::new();
+    let mut others = Vec::new();
+    for (name, text) in files {
+        if name.ends_with(".tf.json") {
+            let unreadable = |why: String| Error::Unreadable {
+                file: name.to_string(),
+                why,
+            };
+            let root: J =
+                serde_json::from_str(text).map_err(|e| unreadable(format!("not JSON ({e})")))?;
+            read_root(&root, &mut blocks).map_err(unreadable)?;
+        } else {
+            others.push((name.to_string(), text.to_string()));
+        }
+    }
+    Ok(Document::from_blocks(blocks, others))
+}
+
+type Read<T> = std::result::Result<T, String>;
+
+fn read_root(root: &J, out: &mut Vec<TopBlock>) -> Read<()> {
+    let J::Object(root) = root else {
+        return Err("the top level is not an object".into());
+    };
+    for (kw, v) in root.iter().filter(|(k, _)| *k != "//") {
+        let ty = BlockType::from_keyword(kw)
+            .ok_or_else(|| format!("`{kw}` is not a block type gen writes"))?;
+        read_labeled(ty, Vec::new(), v, out)?;
+    }
+    Ok(())
+}
+
+/// Descend one object level per label, then read the body (or the list of bodies).
+fn read_labeled(ty: BlockType, labels: Vec<String>, v: &J, out: &mut Vec<TopBlock>) -> Read<()> {
+    if labels.len() < ty.labels() {
+        let J::Object(m) = v else {
+            return Err(format!("`{}` needs {} label(s)", ty.keyword(), ty.labels()));
+        };
+        for (l, inner) in m {
+            let mut labels = labels.clone();
+            labels.push(l.clone());
+            read_labeled(ty, labels, inner, out)?;
+        }
+        return Ok(());
+    }
+    let bodies = match v {
+        J::Array(items) => items.iter().collect(),
+        one => vec![one],
+    };
+    for b in bodies {
+        let J::Object(m) = b else {
+            return Err(format!("a `{}` body is not an object", ty.keyword()));
+        };
+        let mut body = Body::new();
+        for (k, v) in m {
+            body.set(k, read_value(v)?);
+        }
+        read_meta_arguments(ty, &mut body)?;
+        out.push(TopBlock {
+            ty,
+            labels: labels.clone(),
+            body,
+        });
+    }
+    Ok(())
+}
+
+/// Meta-arguments whose strings are bare addresses, not templates.
+fn read_meta_arguments(ty: BlockType, body: &mut Body) -> Read<()> {
+    let keys: &[&str] = match ty {
+        BlockType::Resource | BlockType::Data => &["depends_on"],
+        BlockType::Moved => &["from", "to"],
+        _ => return Ok(()),
+    };
+    for k in keys {
+        match body.get(k).cloned() {
+            Some(Value::Str(s)) => body.set(k, Value::Address(syntax::address_from_text(&s)?)),
+            Some(Value::List(items)) => {
+                let addrs = items.iter().map(|i| match i {
+                    Value::Str(s) => syntax::address_from_text(s).map(Value::Address),
+                    other => Err(format!("`{k}` holds {other:?}, not an address")),
+                });
+                body.set(k, Value::List(addrs.collect::<Read<_>>()?));
+            }
+            None => {}
+            Some(other) => return Err(format!("`{k}` holds {other:?}, not an address")),
+        }
+    }
+    Ok(())
+}
+
+fn read_value(v: &J) -> Read<Value> {
+    Ok(match v {
+        J::Null => Value::Null,
+        J::Bool(b) => Value::Bool(*b),
+        J::Number(n) => Value::Int(
+            n.as_i64()
+                .ok_or(format!("the number {n} is not an integer"))?,
+        ),
+        J::String(s) => syntax::from_json_text(s)?,
+        J::Array(items) => Value::List(items.iter().map(read_value).collect::<Read<_>>()?),
+        J::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| Ok((k.clone(), read_value(v)?)))
+                .collect::<Read<_>>()?,
+        ),
+    })
 }
