@@ -265,6 +265,10 @@ mod tests {
                 ..ResourceType::new("aws_s3_bucket_policy")
             },
             ResourceType {
+                drawn: Drawn::PartOfReferenced,
+                ..ResourceType::new("aws_iam_role_policy")
+            },
+            ResourceType {
                 drawn: Drawn::PartOfReferrer,
                 ..ResourceType::new("aws_iam_policy_document")
             },
@@ -318,6 +322,21 @@ mod tests {
             .attr("policy", doc.attr("json"))
             .depends_on([app.clone()]);
         s.resource("aws_s3_bucket_policy", "logs", policy);
+        // A role whose policy document names the bucket and the db: drawn as edges of the role.
+        let role = s.resource("aws_iam_role", "app", Body::new());
+        let statement = Body::new().attr(
+            "resources",
+            Value::list([bucket.attr("arn"), db.attr("arn")]),
+        );
+        let doc = s.data(
+            "aws_iam_policy_document",
+            "app",
+            Body::new().block("statement", statement),
+        );
+        let role_policy = Body::new()
+            .attr("role", role.attr("name"))
+            .attr("policy", doc.attr("json"));
+        s.resource("aws_iam_role_policy", "app", role_policy);
         s
     }
 
@@ -337,6 +356,7 @@ mod tests {
             nodes,
             [
                 ("203.0.113.0/24", true),
+                ("aws_iam_role.app", false),
                 ("aws_s3_bucket.logs", false),
                 ("aws_security_group.app", false),
                 ("aws_security_group.db", false),
@@ -347,6 +367,8 @@ mod tests {
             edges(&g),
             [
                 "203.0.113.0/24 -tcp 22-> aws_security_group.app",
+                "aws_iam_role.app --> aws_s3_bucket.logs",
+                "aws_iam_role.app --> aws_security_group.db",
                 // The bucket policy's depends_on, drawn from the bucket it is part of.
                 "aws_s3_bucket.logs --> aws_security_group.app",
                 "aws_security_group.app -tcp 5432-> aws_security_group.db",

@@ -221,3 +221,127 @@ fn read_value(v: &J) -> Read<Value> {
         ),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::{Address, Expr, Op, Piece};
+    use crate::{Schema, Variable};
+
+    /// A document with every kind of block and value gen writes.
+    fn everything() -> Stack {
+        let mut s = Stack::new(">= 1.11");
+        s.require_provider("aws", "hashicorp/aws", "~> 5.0");
+        s.provider("aws", Body::new().attr("region", "us-east-1"));
+        s.backend = Some(("s3".into(), Body::new().attr("bucket", "state")));
+        let name = s.variable(
+            Variable::new("name", "string", "A name")
+                .default("demo")
+                .validation(
+                    Expr::binary(Expr::call("length", [name_ref()]), Op::Greater, 2i64),
+                    "name needs 3 characters or more.",
+                ),
+        );
+        let tags = s.local("tags", Value::object([("Name", Value::from(name.clone()))]));
+        let vpc = s.data("aws_vpc", "default", Body::new().attr("default", true));
+        let sg = s.resource(
+            "aws_security_group",
+            "app",
+            Body::new()
+                .attr("vpc_id", vpc.attr("id"))
+                .attr("description", "Literal ${not_interpolated} 100%")
+                .attr("tags", tags)
+                .block(
+                    "lifecycle",
+                    Body::new().attr(
+                        "ignore_changes",
+                        Value::list([Value::Keyword("tags".into())]),
+                    ),
+                ),
+        );
+        let rule = Body::new()
+            .attr("security_group_id", sg.attr("id"))
+            .attr("from_port", 8000u16)
+            .block("statement", Body::new().attr("sid", "a"))
+            .block("statement", Body::new().attr("sid", "b"))
+            .depends_on([sg.clone(), vpc.clone()]);
+        s.resource("aws_vpc_security_group_ingress_rule", "web", rule);
+        let url = Value::template([
+            Piece::Lit("http://".into()),
+            Piece::Expr(Expr::Ref(sg.attr("id"))),
+        ]);
+        s.output("url", "The URL", url);
+        s.moved
+            .push((Address::resource("aws_security_group", "old"), sg));
+        s.file("user_data.sh", "#!/bin/sh\necho ${HOME}\n".into());
+        s.check(&Schema::EMPTY).unwrap();
+        s
+    }
+
+    fn name_ref() -> Value {
+        Address::Var("name".into()).whole().into()
+    }
+
+    /// What JSON cannot tell apart, made equal: bare keywords and types are strings there.
+    fn plain(v: &Value) -> Value {
+        match v {
+            Value::Keyword(k) => Value::Str(k.clone()),
+            Value::Type(t) => Value::Str(t.to_string()),
+            Value::List(vs) => Value::List(vs.iter().map(plain).collect()),
+            Value::Object(kv) => {
+                Value::Object(kv.iter().map(|(k, v)| (k.clone(), plain(v))).collect())
+            }
+            other => other.clone(),
+        }
+    }
+
+    #[test]
+    fn generated_files_read_back_into_the_same_document() {
+        let s = everything();
+        let files = render(&s, "test");
+        let read = parse(files.iter().map(|f| (f.name.as_str(), f.contents.as_str()))).unwrap();
+        let mut direct = Document::from_stack(&s);
+        direct.items.values_mut().for_each(|v| *v = plain(v));
+        assert_eq!(read, direct);
+        let web = read
+            .block(&Address::resource(
+                "aws_vpc_security_group_ingress_rule",
+                "web",
+            ))
+            .unwrap();
+        assert_eq!(
+            web.get("depends_on"),
+            Some(&Value::List(vec![
+                Value::Address(Address::resource("aws_security_group", "app")),
+                Value::Address(Address::data("aws_vpc", "default")),
+            ]))
+        );
+        assert_eq!(read.moved.len(), 1);
+        assert_eq!(read.files["user_data.sh"], "#!/bin/sh\necho ${HOME}\n");
+    }
+
+    #[test]
+    fn files_gen_did_not_write_are_refused_with_the_reason() {
+        for (text, why) in [
+            ("{", "not JSON"),
+            (
+                r#"{"module": {}}"#,
+                "`module` is not a block type gen writes",
+            ),
+            (
+                r#"{"resource": {"aws_x": {"y": {"depends_on": ["a.b.c"]}}}}"#,
+                "is not a block address",
+            ),
+            (
+                r#"{"output": {"x": {"value": "${a ? b : c}"}}}"#,
+                "an expression gen does not write",
+            ),
+        ] {
+            let err = parse([("main.tf.json", text)]).unwrap_err().to_string();
+            assert!(
+                err.starts_with("main.tf.json: ") && err.contains(why),
+                "{err}"
+            );
+        }
+    }
+}
