@@ -575,3 +575,20 @@ fn the_readme_graph_is_kept_current() {
     // The committed README is current too.
     assert_eq!(gen(&repo(), &["--all", "--check"]).status.code(), Some(0));
 }
+
+/// `make help` shows the targets for the ENV it is given, not the text `$(ENV)`.
+#[test]
+fn make_help_names_the_env() {
+    let o = Command::new("make")
+        .args(["-s", "help", "ENV=prod"])
+        .current_dir(repo())
+        .output()
+        .expect("make must be installed");
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+    assert!(
+        out.contains("Write generated/prod from envs/prod.toml"),
+        "{out}"
+    );
+    assert!(!out.contains("$("), "{out}");
+}

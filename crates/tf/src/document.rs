@@ -7,6 +7,7 @@
 //!   bodies as [`Value`]s. Reviews and diagrams read it; it comes from a stack
 //!   ([`Document::from_stack`]) or from generated files read back ([`crate::json::parse`]).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -71,16 +72,17 @@ impl BlockType {
     }
 }
 
-/// One top-level block: `resource "aws_s3_bucket" "logs" { ... }`.
+/// One top-level block: `resource "aws_s3_bucket" "logs" { ... }`. The body is borrowed from
+/// the stack when it has one as it is.
 #[derive(Clone, Debug, PartialEq)]
-pub struct TopBlock {
+pub struct TopBlock<'a> {
     pub ty: BlockType,
     pub labels: Vec<String>,
-    pub body: Body,
+    pub body: Cow<'a, Body>,
 }
 
-impl TopBlock {
-    pub fn new(ty: BlockType, labels: &[&str], body: Body) -> Self {
+impl<'a> TopBlock<'a> {
+    pub fn new(ty: BlockType, labels: &[&str], body: Cow<'a, Body>) -> Self {
         TopBlock {
             ty,
             labels: labels.iter().map(|l| l.to_string()).collect(),
@@ -91,9 +93,9 @@ impl TopBlock {
 
 /// One file of the document: its name without the extension (`main`) and its blocks in order.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Section {
+pub struct Section<'a> {
     pub name: &'static str,
-    pub blocks: Vec<TopBlock>,
+    pub blocks: Vec<TopBlock<'a>>,
 }
 
 /// Where a top-level item lives: a block address (resource, data source, variable, local), or
@@ -138,8 +140,8 @@ impl Document {
 
     /// Index top-level blocks by key. `moved` blocks whose ends are not bare addresses are
     /// skipped: a stack always writes addresses and [`crate::json::parse`] checks them.
-    pub fn from_blocks(
-        blocks: impl IntoIterator<Item = TopBlock>,
+    pub fn from_blocks<'a>(
+        blocks: impl IntoIterator<Item = TopBlock<'a>>,
         files: impl IntoIterator<Item = (String, String)>,
     ) -> Document {
         let mut doc = Document {

@@ -37,34 +37,47 @@ pub fn value(v: &Value) -> J {
     }
 }
 
-/// A body's entries as JSON writes them: attributes as they are, one nested block as an
-/// object, several as a list, labeled blocks as an object by label.
+/// How JSON writes the nested blocks `key` of a body: one as an object, several (or one of
+/// the language's repeatable blocks) as a list.
+fn as_list(key: &str, blocks: &[Body]) -> bool {
+    blocks.len() != 1 || LIST_BLOCKS.contains(&key)
+}
+
+/// A body's entries as JSON writes them: attributes as they are, nested blocks as objects (see
+/// [`as_list`]), labeled blocks as an object by label.
 pub fn body_entries(b: &Body) -> Vec<(String, Value)> {
+    let entry = |k: &str, e: &Entry| match e {
+        Entry::Attr(v) => v.clone(),
+        Entry::Blocks(bs) if as_list(k, bs) => {
+            Value::List(bs.iter().map(|b| Value::Object(body_entries(b))).collect())
+        }
+        Entry::Blocks(bs) => Value::Object(body_entries(&bs[0])),
+        Entry::Labeled(bs) => Value::Object(
+            bs.iter()
+                .map(|(l, b)| (l.clone(), Value::Object(body_entries(b))))
+                .collect(),
+        ),
+    };
     b.entries
         .iter()
-        .map(|(k, e)| {
-            let v = match e {
-                Entry::Attr(v) => v.clone(),
-                Entry::Blocks(bs) if bs.len() == 1 && !LIST_BLOCKS.contains(&k.as_str()) => {
-                    Value::Object(body_entries(&bs[0]))
-                }
-                Entry::Blocks(bs) => {
-                    Value::List(bs.iter().map(|b| Value::Object(body_entries(b))).collect())
-                }
-                Entry::Labeled(bs) => Value::Object(
-                    bs.iter()
-                        .map(|(l, b)| (l.clone(), Value::Object(body_entries(b))))
-                        .collect(),
-                ),
-            };
-            (k.clone(), v)
-        })
+        .map(|(k, e)| (k.clone(), entry(k, e)))
         .collect()
 }
 
-/// Render a block body as a JSON object.
+/// Render a block body as a JSON object: the same shape as [`body_entries`], written directly.
 pub fn body(b: &Body) -> J {
-    value(&Value::Object(body_entries(b)))
+    let entry = |k: &str, e: &Entry| match e {
+        Entry::Attr(v) => value(v),
+        Entry::Blocks(bs) if as_list(k, bs) => J::Array(bs.iter().map(body).collect()),
+        Entry::Blocks(bs) => body(&bs[0]),
+        Entry::Labeled(bs) => J::Object(bs.iter().map(|(l, b)| (l.clone(), body(b))).collect()),
+    };
+    J::Object(
+        b.entries
+            .iter()
+            .map(|(k, e)| (k.clone(), entry(k, e)))
+            .collect(),
+    )
 }
 
 /// One section as a JSON document: `{"//": header, "<block type>": {"<label>": ... body}}`.
@@ -133,7 +146,7 @@ pub fn parse<'a>(files: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<
 
 type Read<T> = std::result::Result<T, String>;
 
-fn read_root(root: &J, out: &mut Vec<TopBlock>) -> Read<()> {
+fn read_root(root: &J, out: &mut Vec<TopBlock<'static>>) -> Read<()> {
     let J::Object(root) = root else {
         return Err("the top level is not an object".into());
     };
@@ -146,7 +159,12 @@ fn read_root(root: &J, out: &mut Vec<TopBlock>) -> Read<()> {
 }
 
 /// Descend one object level per label, then read the body (or the list of bodies).
-fn read_labeled(ty: BlockType, labels: Vec<String>, v: &J, out: &mut Vec<TopBlock>) -> Read<()> {
+fn read_labeled(
+    ty: BlockType,
+    labels: Vec<String>,
+    v: &J,
+    out: &mut Vec<TopBlock<'static>>,
+) -> Read<()> {
     if labels.len() < ty.labels() {
         let J::Object(m) = v else {
             return Err(format!("`{}` needs {} label(s)", ty.keyword(), ty.labels()));
@@ -174,7 +192,7 @@ fn read_labeled(ty: BlockType, labels: Vec<String>, v: &J, out: &mut Vec<TopBloc
         out.push(TopBlock {
             ty,
             labels: labels.clone(),
-            body,
+            body: std::borrow::Cow::Owned(body),
         });
     }
     Ok(())

@@ -1,6 +1,7 @@
 //! The whole document of one environment: terraform settings, providers, variables, locals,
 //! data sources, resources, outputs, and extra files (such as `user_data.sh`).
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashSet};
 
 use crate::body::Body;
@@ -192,13 +193,13 @@ impl Stack {
 
     /// The files of the document and their blocks, in order: the one list both renderers walk.
     /// Variables, outputs and blocks are sorted by name; files with no blocks are left out.
-    pub fn sections(&self) -> Vec<Section> {
-        let versions = TopBlock::new(BlockType::Terraform, &[], self.versions_body());
+    pub fn sections<'a>(&'a self) -> Vec<Section<'a>> {
+        let versions = TopBlock::new(BlockType::Terraform, &[], Cow::Owned(self.versions_body()));
         let mut out = vec![Section {
             name: "versions",
             blocks: vec![versions],
         }];
-        let mut add = |name: &'static str, blocks: Vec<TopBlock>| {
+        let mut add = |name: &'static str, blocks: Vec<TopBlock<'a>>| {
             if !blocks.is_empty() {
                 out.push(Section { name, blocks });
             }
@@ -207,7 +208,7 @@ impl Stack {
             "providers",
             self.providers
                 .iter()
-                .map(|(n, b)| TopBlock::new(BlockType::Provider, &[n], b.clone()))
+                .map(|(n, b)| TopBlock::new(BlockType::Provider, &[n], Cow::Borrowed(b)))
                 .collect(),
         );
         add(
@@ -216,7 +217,7 @@ impl Stack {
                 .iter()
                 .map(|(kind, b)| {
                     let body = Body::new().labeled_block("backend", kind, b.clone());
-                    TopBlock::new(BlockType::Terraform, &[], body)
+                    TopBlock::new(BlockType::Terraform, &[], Cow::Owned(body))
                 })
                 .collect(),
         );
@@ -226,7 +227,7 @@ impl Stack {
             "variables",
             variables
                 .into_iter()
-                .map(|v| TopBlock::new(BlockType::Variable, &[&v.name], v.body()))
+                .map(|v| TopBlock::new(BlockType::Variable, &[&v.name], Cow::Owned(v.body())))
                 .collect(),
         );
         add("main", self.main_blocks());
@@ -236,7 +237,7 @@ impl Stack {
             "outputs",
             outputs
                 .into_iter()
-                .map(|o| TopBlock::new(BlockType::Output, &[&o.name], o.body()))
+                .map(|o| TopBlock::new(BlockType::Output, &[&o.name], Cow::Owned(o.body())))
                 .collect(),
         );
         add(
@@ -247,7 +248,7 @@ impl Stack {
                     let body = Body::new()
                         .attr("from", Value::Address(from.clone()))
                         .attr("to", Value::Address(to.clone()));
-                    TopBlock::new(BlockType::Moved, &[], body)
+                    TopBlock::new(BlockType::Moved, &[], Cow::Owned(body))
                 })
                 .collect(),
         );
@@ -268,14 +269,14 @@ impl Stack {
     }
 
     /// `locals`, then data sources and resources sorted by address.
-    fn main_blocks(&self) -> Vec<TopBlock> {
+    fn main_blocks(&self) -> Vec<TopBlock<'_>> {
         let mut out = Vec::new();
         if !self.locals.is_empty() {
             let mut locals = Body::new();
             for (k, v) in &self.locals {
                 locals.set(k, v.clone());
             }
-            out.push(TopBlock::new(BlockType::Locals, &[], locals));
+            out.push(TopBlock::new(BlockType::Locals, &[], Cow::Owned(locals)));
         }
         for (ty, blocks) in [
             (BlockType::Data, &self.data),
@@ -285,7 +286,7 @@ impl Stack {
             sorted.sort_by(|a, b| a.addr.cmp(&b.addr));
             for b in sorted {
                 if let Address::Resource { kind, name } | Address::Data { kind, name } = &b.addr {
-                    out.push(TopBlock::new(ty, &[kind, name], b.body.clone()));
+                    out.push(TopBlock::new(ty, &[kind, name], Cow::Borrowed(&b.body)));
                 }
             }
         }

@@ -55,6 +55,8 @@ pub fn expression(v: &Value) -> Expression {
 /// template as its pieces. `None` for values JSON writes natively (numbers, lists, ...).
 pub fn json_text(v: &Value) -> Option<String> {
     let template = match v {
+        // Nothing to escape: the text is the string (most literals; keeps rendering fast).
+        Value::Str(s) if !s.contains("${") && !s.contains("%{") => return Some(s.clone()),
         Value::Str(s) => literal(Template::new(), s),
         Value::Expr(e) => Template::new().add_interpolation(expr(e)),
         Value::Template(ps) => template(ps),
