@@ -158,36 +158,57 @@ pub fn lock(root: &Path, exclusive: bool, timeout: Duration) -> Result<Option<Lo
     } else {
         libc::LOCK_SH
     };
+    // SAFETY: flock on a descriptor we own.
+    if unsafe { libc::flock(file.as_raw_fd(), op | libc::LOCK_NB) } == 0 {
+        return Ok(Some(Lock { _file: file }));
+    }
+    let err = std::io::Error::last_os_error();
+    if err.raw_os_error() != Some(libc::EWOULDBLOCK) {
+        return Err(io_err("lock", &path, err));
+    }
+    // Held: wait in a blocking flock on a second descriptor of the same open file (the lock
+    // belongs to it, so it stays ours through `file`), up to the bound.
+    let waiter = file.try_clone().map_err(|e| io_err("lock", &path, e))?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // SAFETY: flock on a descriptor this thread owns.
+        let r = unsafe { libc::flock(waiter.as_raw_fd(), op) };
+        let _ = tx.send(
+            (r == 0)
+                .then_some(())
+                .ok_or_else(std::io::Error::last_os_error),
+        );
+    });
     let start = Instant::now();
-    let mut pause = Duration::from_millis(1);
     let mut said = false;
     loop {
-        // SAFETY: flock on a descriptor we own.
-        if unsafe { libc::flock(file.as_raw_fd(), op | libc::LOCK_NB) } == 0 {
-            return Ok(Some(Lock { _file: file }));
+        let left = timeout.saturating_sub(start.elapsed());
+        let wait = if said {
+            left
+        } else {
+            left.min(Duration::from_secs(1))
+        };
+        match rx.recv_timeout(wait) {
+            Ok(Ok(())) => return Ok(Some(Lock { _file: file })),
+            Ok(Err(e)) => return Err(io_err("lock", &path, e)),
+            Err(_) if start.elapsed() >= timeout => {
+                return Err(InputError(format!(
+                    "{}: another gen run ({}) holds the lock; gave up after {:.1} s; fix: let it finish and run again, or raise {LOCK_TIMEOUT_VAR} (seconds)",
+                    path.display(),
+                    holder(&file),
+                    timeout.as_secs_f64()
+                )));
+            }
+            Err(_) => {
+                eprintln!(
+                    "gen: waiting for another gen run ({}) that holds {} (up to {LOCK_TIMEOUT_VAR}={:.1} s)",
+                    holder(&file),
+                    path.display(),
+                    timeout.as_secs_f64()
+                );
+                said = true;
+            }
         }
-        let err = std::io::Error::last_os_error();
-        if err.raw_os_error() != Some(libc::EWOULDBLOCK) {
-            return Err(io_err("lock", &path, err));
-        }
-        let holder = holder(&file);
-        if start.elapsed() >= timeout {
-            return Err(InputError(format!(
-                "{}: another gen run ({holder}) holds the lock; gave up after {:.1} s; fix: let it finish and run again, or raise {LOCK_TIMEOUT_VAR} (seconds)",
-                path.display(),
-                timeout.as_secs_f64()
-            )));
-        }
-        if !said && start.elapsed() >= Duration::from_secs(1) {
-            eprintln!(
-                "gen: waiting for another gen run ({holder}) that holds {} (up to {LOCK_TIMEOUT_VAR}={:.1} s)",
-                path.display(),
-                timeout.as_secs_f64()
-            );
-            said = true;
-        }
-        std::thread::sleep(pause.min(timeout.saturating_sub(start.elapsed())));
-        pause = (pause * 2).min(Duration::from_millis(20));
     }
 }
 

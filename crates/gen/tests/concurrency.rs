@@ -62,7 +62,7 @@ fn twenty_parallel_runs_never_fail_nor_show_a_partial_file() {
             reads
         })
     };
-    let (rounds, mut failures, mut runs) = (10, Vec::new(), 0);
+    let (rounds, mut failures, mut runs) = (6, Vec::new(), 0);
     let start = Instant::now();
     for round in 0..rounds {
         let mut children: Vec<_> = (0..20)

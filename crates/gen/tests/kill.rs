@@ -76,7 +76,7 @@ fn kill_9_at_random_points_leaves_whole_runs() {
     let mut cur = 0; // the input the output is wholly from
     let (mut kills, mut in_commit, mut mixed, mut tries) = (0, 0, 0, 0);
     let start = Instant::now();
-    while (kills < 220 || in_commit < 20)
+    while (kills < 205 || in_commit < 20)
         && tries < 3000
         && start.elapsed() < Duration::from_secs(120)
     {
