@@ -1,7 +1,7 @@
 //! iam: the app instance's role (EC2 may assume it), its S3 access, read access to exactly the
 //! app's SSM parameters, an explicit Deny on Terraform's state backend, and the instance profile.
 
-use tf::{Body, Expr, Piece, Stack, Value};
+use tf::{Address, Body, Expr, Piece, Stack, Value};
 
 use crate::env::{S3Access, State};
 use crate::{Arn, InstanceProfileName, Naming};
@@ -23,6 +23,9 @@ pub struct InstanceRole<'a> {
 pub struct InstanceRoleOutputs {
     pub profile: InstanceProfileName,
     pub role_arn: Arn,
+    /// Every policy and policy attachment of the role: the instance boots only after all of
+    /// them exist, or its first calls are refused.
+    pub grants: Vec<Address>,
 }
 
 fn statement(sid: &str, actions: &[&str], resources: Value) -> Body {
@@ -91,6 +94,7 @@ impl InstanceRole<'_> {
                 .attr("assume_role_policy", assume.attr("json")),
         );
         let role_name = role.attr("name");
+        let mut grants = Vec::new();
 
         let mut statements = vec![statement(
             "ReadAppParameters",
@@ -99,12 +103,14 @@ impl InstanceRole<'_> {
         )];
         match self.s3_access {
             S3Access::Full => {
-                stack.resource(
-                    "aws_iam_role_policy_attachment",
-                    "app_s3_full_access",
-                    Body::new()
-                        .attr("role", &role_name)
-                        .attr("policy_arn", "arn:aws:iam::aws:policy/AmazonS3FullAccess"),
+                grants.push(
+                    stack.resource(
+                        "aws_iam_role_policy_attachment",
+                        "app_s3_full_access",
+                        Body::new()
+                            .attr("role", &role_name)
+                            .attr("policy_arn", "arn:aws:iam::aws:policy/AmazonS3FullAccess"),
+                    ),
                 );
             }
             S3Access::Scoped => {
@@ -129,13 +135,15 @@ impl InstanceRole<'_> {
             doc.push_block("statement", s);
         }
         let policy = stack.data("aws_iam_policy_document", "app", doc);
-        stack.resource(
-            "aws_iam_role_policy",
-            "app",
-            Body::new()
-                .attr("name", self.naming.name("app"))
-                .attr("role", &role_name)
-                .attr("policy", policy.attr("json")),
+        grants.push(
+            stack.resource(
+                "aws_iam_role_policy",
+                "app",
+                Body::new()
+                    .attr("name", self.naming.name("app"))
+                    .attr("role", &role_name)
+                    .attr("policy", policy.attr("json")),
+            ),
         );
         let profile = stack.resource(
             "aws_iam_instance_profile",
@@ -147,6 +155,7 @@ impl InstanceRole<'_> {
         InstanceRoleOutputs {
             profile: InstanceProfileName(profile.attr("name")),
             role_arn: Arn(role.attr("arn")),
+            grants,
         }
     }
 }

@@ -41,24 +41,36 @@ fn network() {
 
 #[test]
 fn buckets() {
-    // A content bucket that logs its access into a logs bucket.
+    // A content bucket that logs its access into a logs bucket (SSE-S3, as log delivery needs).
     let mut s = Stack::default();
+    let account = aws::AccountId(
+        s.data("aws_caller_identity", "current", tf::Body::new())
+            .attr("account_id"),
+    );
     let content = aws::buckets::SecureBucket {
         role: "content",
         name: "fastapi-infra-dev-content",
+        encryption: aws::buckets::Encryption::KmsAwsManaged,
         force_destroy: true,
         prevent_destroy: false,
         deny_insecure_transport: true,
-        accept_access_logs_from: Vec::new(),
+        accept_access_logs: None,
     }
     .emit(&mut s);
     let logs = aws::buckets::SecureBucket {
         role: "logs",
         name: "fastapi-infra-dev-logs",
+        encryption: aws::buckets::Encryption::S3Managed,
         force_destroy: true,
         prevent_destroy: false,
         deny_insecure_transport: true,
-        accept_access_logs_from: vec![content.arn.clone()],
+        accept_access_logs: Some(aws::buckets::AcceptAccessLogs {
+            account,
+            sources: vec![aws::buckets::LogSource {
+                role: "content".into(),
+                arn: content.arn.clone(),
+            }],
+        }),
     }
     .emit(&mut s);
     aws::buckets::AccessLogging {
@@ -68,6 +80,7 @@ fn buckets() {
     }
     .emit(&mut s);
     s.check().unwrap();
+    aws::rules::check_app(&s).unwrap();
     insta::assert_json_snapshot!(main_json(&s));
 }
 
@@ -173,12 +186,13 @@ fn ec2_app() {
     aws::ec2_app::AppInstance {
         naming: &naming(),
         host: &cfg.app,
-        subnets: SubnetIds(Address::data("aws_subnets", "default").attr("ids")),
+        vpc_id: VpcId(Address::data("aws_vpc", "default").attr("id")),
         security_group: sg,
         profile: aws::InstanceProfileName(r("aws_iam_instance_profile", "app", "name")),
         ami_override: Address::Var("ami_id".into()).whole(),
         key_name: Address::Var("ssh_key_name".into()).whole(),
         user_data_file: "user_data.sh",
+        boot_after: vec![Address::resource("aws_db_instance", "this")],
     }
     .emit(&mut s);
     insta::assert_json_snapshot!(main_json(&s));
