@@ -10,7 +10,9 @@ pub mod env;
 pub mod iam;
 pub mod knowledge;
 pub mod network;
+pub mod quote;
 pub mod rds;
+pub mod rules;
 pub mod settings;
 pub mod stacks;
 pub mod state_backend;
@@ -53,6 +55,8 @@ typed_ref! {
     BucketId;
     /// A DNS host name.
     Host;
+    /// The AWS account id the provider works in (`data.aws_caller_identity`).
+    AccountId;
 }
 
 /// The AWS provider this tool emits for (the only provider it needs).
@@ -70,6 +74,14 @@ pub struct Naming {
 impl Naming {
     pub fn name(&self, role: &str) -> String {
         format!("{}-{}-{}", self.project, self.env, role)
+    }
+    /// The RDS instance identifier (also the name of its security group and subnet group).
+    pub fn db_identifier(&self) -> String {
+        self.name("db")
+    }
+    /// The name of the app instance's IAM role.
+    pub fn role_name(&self) -> String {
+        self.name("app")
     }
     /// The SSM Parameter Store prefix of this environment: `/<project>/<env>`.
     pub fn ssm_prefix(&self) -> String {

@@ -105,7 +105,7 @@ fn parse<'de, T: Deserialize<'de>>(file: &str, text: &'de str) -> Result<T, Inpu
     toml::from_str::<T>(text).map_err(|e| {
         let (line, col, key) = e.span().map(|s| locate(text, s.start)).unwrap_or((1, 1, String::new()));
         let msg = e.message().trim().to_string();
-        let hint = if let Some(rest) = msg.strip_prefix("unknown field `") {
+        if let Some(rest) = msg.strip_prefix("unknown field `") {
             let (field, rest) = rest.split_once('`').unwrap_or((rest, ""));
             let known: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
             let table = key.rsplit_once('.').map(|(t, _)| format!("{t}.")).unwrap_or_default();
@@ -124,15 +124,10 @@ fn parse<'de, T: Deserialize<'de>>(file: &str, text: &'de str) -> Result<T, Inpu
             let field = rest.split('`').next().unwrap_or(rest);
             let where_ = if key.is_empty() { String::new() } else { format!(" in `[{}]`", key.split('.').next().unwrap_or("")) };
             return InputError(format!("{file}: missing key `{field}`{where_}; fix: add `{field} = ...` (see envs/dev.toml for an example)"));
-        } else if msg.starts_with("invalid type") {
-            "fix: give a value of the expected type"
-        } else if msg.contains("; write") || msg.contains("; use") || msg.contains("must be") {
-            ""
-        } else {
-            "fix: correct the value"
-        };
-        let sep = if hint.is_empty() { "" } else { "; " };
-        InputError(format!("{file}:{line}:{col}: key `{key}`: {msg}{sep}{hint}"))
+        }
+        // The rest is shown as it is: the env file's validators (aws::env) say how to fix the
+        // value, serde and toml say what they expected.
+        InputError(format!("{file}:{line}:{col}: key `{key}`: {msg}"))
     })
 }
 
@@ -217,13 +212,50 @@ fn check_app(file: &str, boot_file: &str, cfg: &AppEnv) -> Result<(), InputError
             "{file}: key `state.dynamodb_table` is missing but `state.lock` uses DynamoDB; fix: add the table name from {boot_file} or set `lock = \"lockfile\"`"
         ));
     }
-    if !cfg.app.health_path.starts_with('/') {
-        return err(format!(
-            "{file}: key `app.health_path`: `{}` must start with `/`",
-            cfg.app.health_path
-        ));
-    }
     Ok(())
+}
+
+/// No two env files may take the same name in the account (a copied env file would deploy onto
+/// the other environment's buckets). Every env file in `dir` is read for this.
+pub fn check_unique(dir: &Path, name: &str, cfg: &AppEnv) -> Result<(), InputError> {
+    let file = crate::env_file(dir, name);
+    let mine = aws::stacks::claims(name, cfg);
+    let mut lines = Vec::new();
+    let mut keys: Vec<&str> = Vec::new();
+    for other in list(dir)?.into_iter().filter(|o| o != name) {
+        let (_, env) = load(dir, &other).map_err(|e| {
+            InputError(format!(
+                "{e} (every env file is read to check that environments do not collide)"
+            ))
+        })?;
+        let Env::App(theirs) = env else { continue };
+        for t in aws::stacks::claims(&other, &theirs) {
+            for m in mine
+                .iter()
+                .filter(|m| m.what == t.what && m.value == t.value)
+            {
+                lines.push(format!(
+                    "  {} `{}`: {file} key `{}` and {} key `{}`",
+                    m.what,
+                    m.value,
+                    m.key,
+                    crate::env_file(dir, &other),
+                    t.key
+                ));
+                if !keys.contains(&m.key) {
+                    keys.push(m.key);
+                }
+            }
+        }
+    }
+    if lines.is_empty() {
+        return Ok(());
+    }
+    err(format!(
+        "{file} takes names another environment already has (an apply would take over its resources):\n{}\nfix: give {file} its own values for: {} (or change the other file's keys named above)",
+        lines.join("\n"),
+        keys.join(", ")
+    ))
 }
 
 /// An app environment's `[state]` must name the bootstrap environment's bucket, region and table.

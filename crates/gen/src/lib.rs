@@ -1,9 +1,11 @@
 //! The `gen` command: reads `envs/<name>.toml`, builds each environment's Terraform document
 //! and writes `generated/<name>/`. See README.md for the workflow.
 
+pub mod commit;
 pub mod config;
 pub mod graph;
 pub mod output;
+pub mod readme;
 pub mod review;
 
 use std::path::Path;
@@ -53,12 +55,16 @@ pub fn stack(envs_dir: &Path, name: &str) -> Result<tf::Stack, InputError> {
     let (_, env) = config::load(envs_dir, name)?;
     let stack = match &env {
         Env::App(cfg) => {
+            config::check_unique(envs_dir, name, cfg)?;
             if envs_dir.join("bootstrap.toml").exists() {
                 if let (_, Env::Bootstrap(boot)) = config::load(envs_dir, "bootstrap")? {
                     config::check_against_bootstrap(envs_dir, name, cfg, &boot)?;
                 }
             }
-            aws::stacks::app_stack(name, cfg)
+            let stack = aws::stacks::app_stack(name, cfg);
+            aws::rules::check_app(&stack)
+                .map_err(|e| InputError(format!("{}: {e}", env_file(envs_dir, name))))?;
+            stack
         }
         Env::Bootstrap(cfg) => aws::stacks::bootstrap_stack(name, cfg),
     };

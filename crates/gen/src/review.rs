@@ -20,13 +20,19 @@ use crate::config::InputError;
 
 /// The generated files of one environment, read back.
 pub fn read_rendered(files: &[File]) -> Result<Document, InputError> {
-    tf::json::parse(files.iter().map(|f| (f.name.as_str(), f.contents.as_str())))
-        .map_err(|e| InputError(e.to_string()))
+    read_files(files.iter().map(|f| (f.name.as_str(), f.contents.as_str())))
 }
 
 fn is_generated(name: &str) -> bool {
     (name.ends_with(".tf.json") || name == aws::user_data::FILE_NAME)
         && !name.contains("_override.")
+}
+
+/// Files read back, by name and text: `.tf.json` files as Terraform JSON, the others as they are.
+pub fn read_files<'a>(
+    files: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<Document, InputError> {
+    tf::json::parse(files).map_err(|e| InputError(e.to_string()))
 }
 
 /// The committed files of an environment folder; an empty document when it does not exist.
@@ -159,14 +165,8 @@ fn diff_values(path: &str, old: Option<&Value>, new: Option<&Value>, out: &mut V
             }
         }
         (Some(a), Some(b)) => {
-            let (a, b) = (a.list(), b.list());
-            for i in 0..a.len().max(b.len()) {
-                diff_values(
-                    &format!("{path}[{i}]"),
-                    a.get(i).copied(),
-                    b.get(i).copied(),
-                    out,
-                );
+            for (i, x, y) in align(&a.list(), &b.list()) {
+                diff_values(&format!("{path}[{i}]"), x, y, out);
             }
         }
         _ => out.push(AttrChange {
@@ -175,6 +175,33 @@ fn diff_values(path: &str, old: Option<&Value>, new: Option<&Value>, out: &mut V
             new: new.map(tf::json::value),
         }),
     }
+}
+
+/// Pair the blocks of two lists: equal blocks with each other wherever they are (a statement
+/// inserted in the middle is one added block), then the others in order. Each pair carries
+/// the new list's position, or the old one's for a block only the old list has.
+fn align<'a>(
+    a: &[&'a Value],
+    b: &[&'a Value],
+) -> Vec<(usize, Option<&'a Value>, Option<&'a Value>)> {
+    let mut taken = vec![false; b.len()];
+    let mut rest_a = Vec::new();
+    for (i, x) in a.iter().enumerate() {
+        match (0..b.len()).find(|&j| !taken[j] && b[j] == *x) {
+            Some(j) => taken[j] = true,
+            None => rest_a.push(i),
+        }
+    }
+    let rest_b: Vec<usize> = (0..b.len()).filter(|&j| !taken[j]).collect();
+    let mut pairs: Vec<_> = (0..rest_a.len().max(rest_b.len()))
+        .map(|k| {
+            let (i, j) = (rest_a.get(k).copied(), rest_b.get(k).copied());
+            let at = j.or(i).unwrap_or_default();
+            (at, i.map(|i| a[i]), j.map(|j| b[j]))
+        })
+        .collect();
+    pairs.sort_by_key(|p| p.0);
+    pairs
 }
 
 /// A value seen as blocks: one (an object, or none when absent) or a list of objects.
@@ -439,6 +466,25 @@ fn show(v: &Option<J>) -> String {
     }
 }
 
+/// A change as text: `old SEP new`; for two lists, the items only one of them has (`-"a" +"b"`).
+fn show_change(old: &Option<J>, new: &Option<J>, sep: &str) -> String {
+    if let (Some(J::Array(a)), Some(J::Array(b))) = (old, new) {
+        let gone = a
+            .iter()
+            .filter(|x| !b.contains(x))
+            .map(|x| format!("-{}", show(&Some(x.clone()))));
+        let came = b
+            .iter()
+            .filter(|x| !a.contains(x))
+            .map(|x| format!("+{}", show(&Some(x.clone()))));
+        let items: Vec<String> = gone.chain(came).collect();
+        if !items.is_empty() {
+            return items.join(" ");
+        }
+    }
+    format!("{} {sep} {}", show(old), show(new))
+}
+
 /// Text rendering of an environment's changes; `env_file` is where a `moved` block goes.
 pub fn render_text(env: &str, env_file: &str, changes: &[Change], out: &mut String) {
     use std::fmt::Write;
@@ -551,7 +597,7 @@ impl EnvsDiff {
         for (k, changes) in &self.differ {
             let _ = writeln!(s, "  ~ {k}");
             for c in changes {
-                let _ = writeln!(s, "      {}: {} | {}", c.path, show(&c.old), show(&c.new));
+                let _ = writeln!(s, "      {}: {}", c.path, show_change(&c.old, &c.new, "|"));
             }
         }
         s
@@ -784,6 +830,26 @@ mod tests {
             text.contains("      statement[1].sid: (absent) | \"List\"\n"),
             "{text}"
         );
+        // A block inserted in the middle is one added block, not a shift of the others.
+        let two = policy(&[("Read", "ssm:GetParameter"), ("Deny", "s3:*")]);
+        let inserted = policy(&[
+            ("Read", "ssm:GetParameter"),
+            ("List", "s3:ListBucket"),
+            ("Deny", "s3:*"),
+        ]);
+        let text = diff_envs("dev", &two, "prod", &inserted).render_text();
+        assert!(
+            text.ends_with("      statement[1].actions: (absent) | [\"s3:ListBucket\"]\n      statement[1].sid: (absent) | \"List\"\n"),
+            "{text}"
+        );
+        // Two lists show what only one side has.
+        let more = policy(&[("Read", "s3:GetObject")]);
+        let text = diff_envs("dev", &one, "prod", &more).render_text();
+        assert!(
+            text.contains("      statement.actions: -\"ssm:GetParameter\" +\"s3:GetObject\"\n"),
+            "{text}"
+        );
+        let text = d.render_text();
         // Long and non-ASCII values are shown whole, never cut mid-character or mid-JSON.
         let long = format!(
             "      statement[2].actions: (absent) | [\"{}\"]\n",

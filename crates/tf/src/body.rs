@@ -89,6 +89,17 @@ impl Body {
         })
     }
 
+    /// Get the nested blocks of a type.
+    pub fn blocks(&self, key: &str) -> &[Body] {
+        self.entries
+            .iter()
+            .find_map(|(k, e)| match e {
+                Entry::Blocks(b) if k == key => Some(b.as_slice()),
+                _ => None,
+            })
+            .unwrap_or(&[])
+    }
+
     /// Visit every value in this body and its nested blocks.
     pub fn values(&self) -> Vec<&Value> {
         let mut out = Vec::new();

@@ -19,9 +19,9 @@ pub struct File {
     pub contents: String,
 }
 
-/// Nested blocks of the Terraform language itself that may repeat: written as a JSON array even
-/// when there is one (provider blocks are written as one object when there is one).
-const LIST_BLOCKS: &[&str] = &["validation", "precondition", "postcondition"];
+/// Nested blocks written as a JSON array even when there is one: a variable's `validation`
+/// blocks (as gen always wrote them). Any other single nested block is one object.
+const LIST_BLOCKS: &[&str] = &["validation"];
 
 /// Render one value as Terraform JSON.
 pub fn value(v: &Value) -> J {
@@ -125,6 +125,12 @@ pub fn render(stack: &Stack, header: &str) -> Vec<File> {
 }
 
 /// Read generated files back: `.tf.json` files as Terraform JSON, the others as they are.
+///
+/// The folder may also hold the user's own Terraform JSON. What gen does not write is not
+/// guessed at: block types it does not write (`module`, ...) are left out, and a string that is
+/// not an expression gen writes (a conditional, a directive) stays its text, so it compares
+/// equal only to the same text. Only a file that is not JSON, or not shaped as Terraform JSON,
+/// is an error.
 pub fn parse<'a>(files: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Document> {
     let mut blocks = Vec::new();
     let mut others = Vec::new();
@@ -150,10 +156,10 @@ fn read_root(root: &J, out: &mut Vec<TopBlock<'static>>) -> Read<()> {
     let J::Object(root) = root else {
         return Err("the top level is not an object".into());
     };
-    for (kw, v) in root.iter().filter(|(k, _)| *k != "//") {
-        let ty = BlockType::from_keyword(kw)
-            .ok_or_else(|| format!("`{kw}` is not a block type gen writes"))?;
-        read_labeled(ty, Vec::new(), v, out)?;
+    for (kw, v) in root {
+        if let Some(ty) = BlockType::from_keyword(kw) {
+            read_labeled(ty, Vec::new(), v, out)?;
+        }
     }
     Ok(())
 }
@@ -186,9 +192,9 @@ fn read_labeled(
         };
         let mut body = Body::new();
         for (k, v) in m {
-            body.set(k, read_value(v)?);
+            body.set(k, read_value(v));
         }
-        read_meta_arguments(ty, &mut body)?;
+        read_meta_arguments(ty, &mut body);
         out.push(TopBlock {
             ty,
             labels: labels.clone(),
@@ -198,46 +204,39 @@ fn read_labeled(
     Ok(())
 }
 
-/// Meta-arguments whose strings are bare addresses, not templates.
-fn read_meta_arguments(ty: BlockType, body: &mut Body) -> Read<()> {
+/// Meta-arguments whose strings are bare addresses, not templates (`depends_on`, a `moved`
+/// block's ends). A string that is no address stays a string.
+fn read_meta_arguments(ty: BlockType, body: &mut Body) {
     let keys: &[&str] = match ty {
         BlockType::Resource | BlockType::Data => &["depends_on"],
         BlockType::Moved => &["from", "to"],
-        _ => return Ok(()),
+        _ => return,
+    };
+    let address = |v: &Value| match v {
+        Value::Str(s) => syntax::address_from_text(s).map_or(v.clone(), Value::Address),
+        other => other.clone(),
     };
     for k in keys {
-        match body.get(k).cloned() {
-            Some(Value::Str(s)) => body.set(k, Value::Address(syntax::address_from_text(&s)?)),
+        match body.get(k) {
             Some(Value::List(items)) => {
-                let addrs = items.iter().map(|i| match i {
-                    Value::Str(s) => syntax::address_from_text(s).map(Value::Address),
-                    other => Err(format!("`{k}` holds {other:?}, not an address")),
-                });
-                body.set(k, Value::List(addrs.collect::<Read<_>>()?));
+                let list = Value::List(items.iter().map(address).collect());
+                body.set(k, list);
             }
+            Some(v) => body.set(k, address(v)),
             None => {}
-            Some(other) => return Err(format!("`{k}` holds {other:?}, not an address")),
         }
     }
-    Ok(())
 }
 
-fn read_value(v: &J) -> Read<Value> {
-    Ok(match v {
+fn read_value(v: &J) -> Value {
+    match v {
         J::Null => Value::Null,
         J::Bool(b) => Value::Bool(*b),
-        J::Number(n) => Value::Int(
-            n.as_i64()
-                .ok_or(format!("the number {n} is not an integer"))?,
-        ),
-        J::String(s) => syntax::from_json_text(s)?,
-        J::Array(items) => Value::List(items.iter().map(read_value).collect::<Read<_>>()?),
-        J::Object(m) => Value::Object(
-            m.iter()
-                .map(|(k, v)| Ok((k.clone(), read_value(v)?)))
-                .collect::<Read<_>>()?,
-        ),
-    })
+        J::Number(n) => n.as_i64().map_or(Value::Str(n.to_string()), Value::Int),
+        J::String(s) => syntax::from_json_text(s).unwrap_or_else(|_| Value::Str(s.clone())),
+        J::Array(items) => Value::List(items.iter().map(read_value).collect()),
+        J::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), read_value(v))).collect()),
+    }
 }
 
 #[cfg(test)]
@@ -339,20 +338,26 @@ mod tests {
     }
 
     #[test]
-    fn files_gen_did_not_write_are_refused_with_the_reason() {
+    fn what_gen_does_not_write_is_left_out_or_kept_as_text() {
+        let user = r#"{
+          "module": {"m": {"source": "./m"}},
+          "x": 1,
+          "resource": {"aws_x": {"y": {
+            "a": "${c ? d : e}", "n": 1.5, "depends_on": ["not an address"]
+          }}}
+        }"#;
+        let doc = parse([("mine.tf.json", user)]).unwrap();
+        assert_eq!(doc.items.len(), 1, "{doc:?}");
+        let y = doc.block(&Address::resource("aws_x", "y")).unwrap();
+        assert_eq!(y.get("a"), Some(&Value::str("${c ? d : e}")));
+        assert_eq!(y.get("n"), Some(&Value::str("1.5")));
+        assert_eq!(y.get("depends_on"), Some(&Value::list(["not an address"])));
         for (text, why) in [
             ("{", "not JSON"),
+            ("[]", "the top level is not an object"),
             (
-                r#"{"module": {}}"#,
-                "`module` is not a block type gen writes",
-            ),
-            (
-                r#"{"resource": {"aws_x": {"y": {"depends_on": ["a.b.c"]}}}}"#,
-                "is not a block address",
-            ),
-            (
-                r#"{"output": {"x": {"value": "${a ? b : c}"}}}"#,
-                "an expression gen does not write",
+                r#"{"resource": {"aws_x": 1}}"#,
+                "`resource` needs 2 label(s)",
             ),
         ] {
             let err = parse([("main.tf.json", text)]).unwrap_err().to_string();

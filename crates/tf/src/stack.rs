@@ -191,6 +191,14 @@ impl Stack {
         self.files.push((name.into(), contents));
     }
 
+    /// Find a resource or data block by address.
+    pub fn block(&self, addr: &Address) -> Option<&Block> {
+        self.resources
+            .iter()
+            .chain(&self.data)
+            .find(|b| &b.addr == addr)
+    }
+
     /// The files of the document and their blocks, in order: the one list both renderers walk.
     /// Variables, outputs and blocks are sorted by name; files with no blocks are left out.
     pub fn sections<'a>(&'a self) -> Vec<Section<'a>> {
