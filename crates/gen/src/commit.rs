@@ -366,10 +366,11 @@ impl Journal {
                 return Some(tmp);
             }
         }
+        let real = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
         self.removes
             .iter()
             .map(|(target, _)| target.as_str())
-            .find(|t| Path::new(t).parent().and_then(Path::parent) != Some(root))
+            .find(|t| Path::new(t).parent().and_then(Path::parent).map(real) != Some(real(root)))
     }
 }
 
@@ -546,9 +547,7 @@ pub fn recover(root: &Path) -> Result<Option<Done>, InputError> {
         ))
     };
     let j: Journal = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
-    if let Some(p) =
-        j.suspicious(&std::path::absolute(root).map_err(|e| io_err("resolve", root, e))?)
-    {
+    if let Some(p) = j.suspicious(root) {
         return Err(bad(format!("it names `{p}`")));
     }
     let holds = |target: &Path, sum: Option<&str>| match read_regular(target) {

@@ -337,14 +337,23 @@ fn leftover_temp_files_are_reported_removed_and_ignored_by_git() {
         fs::write(t.join(l), "{").unwrap();
     }
     fs::write(t.join(".other.gen-tmp"), "not the README's: left alone").unwrap();
+    // A journal of a commit with nothing left to do (a kill after its last rename).
+    let journal = t.join("generated/.gen-journal");
+    fs::write(&journal, "{\"renames\":[],\"removes\":[]}").unwrap();
     let o = gen(&t, &["--all", "--check"]);
     assert_eq!(o.status.code(), Some(1));
     for l in left {
         assert!(stdout(&o).contains(l), "{l} not in {}", stdout(&o));
         assert!(t.join(l).exists(), "--check removed {l}");
     }
+    let said = "generated/.gen-journal: the commit of an interrupted run";
+    assert!(stdout(&o).contains(said), "{}", stdout(&o));
+    assert!(journal.exists());
     let o = gen(&t, &["--all"]);
     assert!(o.status.success());
+    let said = "finished the commit of an interrupted run";
+    assert!(stderr(&o).contains(said), "{}", stderr(&o));
+    assert!(!journal.exists());
     assert!(
         stderr(&o).contains("removed 4 temp file(s) left by an interrupted run"),
         "{}",
