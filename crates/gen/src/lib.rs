@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod graph;
+pub mod lockfile;
 pub mod output;
 pub mod review;
 

@@ -144,6 +144,9 @@ fn generate(cli: GenArgs) -> anyhow::Result<ExitCode> {
             .iter()
             .flat_map(|(n, files)| output::check_env(&out.join(n), files))
             .collect();
+        for (n, files) in &built {
+            drift.extend(gen::lockfile::check(n, &out.join(n), files));
+        }
         if let Some((path, new)) = &readme {
             drift.push(output::Drift {
                 path: path.clone(),
