@@ -4,6 +4,7 @@
 pub mod commit;
 pub mod config;
 pub mod graph;
+pub mod lockfile;
 pub mod output;
 pub mod readme;
 pub mod review;

@@ -263,6 +263,9 @@ fn check(
         .iter()
         .flat_map(|(n, files)| output::check_env(&out.join(n), files))
         .collect();
+    for (n, files) in built {
+        drift.extend(gen::lockfile::check(n, &out.join(n), files));
+    }
     if let Some(path) = readme {
         if let Some(c) = readme_update(path, cli, names)? {
             drift.push(output::Drift {

@@ -26,6 +26,15 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
+/// The committed provider lock files, copied beside freshly generated output (`--check` wants
+/// them; only `terraform providers lock` makes them).
+fn lock(dir: &Path) {
+    for e in ["dev", "prod", "bootstrap"] {
+        let name = format!("generated/{e}/.terraform.lock.hcl");
+        fs::copy(repo().join(&name), dir.join(&name)).unwrap();
+    }
+}
+
 fn gen(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_gen"))
         .current_dir(dir)
@@ -258,6 +267,7 @@ fn a_folder_in_the_way_leaves_every_file_as_it_was() {
 fn check_reports_a_hand_edit_and_stale_files() {
     let dir = scratch("check");
     assert!(gen(&dir, &["--all"]).status.success());
+    lock(&dir);
     let o = gen(&dir, &["--all", "--check"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 
@@ -302,6 +312,44 @@ fn check_reports_a_hand_edit_and_stale_files() {
         mine
     );
     assert_eq!(gen(&dir, &["--all", "--check"]).status.code(), Some(0));
+}
+
+#[test]
+fn check_wants_each_lock_file_in_agreement_with_versions() {
+    let dir = scratch("lock");
+    assert!(gen(&dir, &["--all"]).status.success());
+    let o = gen(&dir, &["--all", "--check"]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout);
+    for e in ["dev", "prod", "bootstrap"] {
+        assert!(
+            out.contains(&format!(
+                "generated/{e}/.terraform.lock.hcl: missing; fix: run `make lock ENV={e}`"
+            )),
+            "{out}"
+        );
+    }
+    lock(&dir);
+    assert_eq!(gen(&dir, &["--all", "--check"]).status.code(), Some(0));
+    // A lock made under other constraints, or for a provider no longer required, is stale.
+    let path = dir.join("generated/prod/.terraform.lock.hcl");
+    let text = fs::read_to_string(&path).unwrap();
+    fs::write(&path, text.replace("~> 5.0", "~> 4.0")).unwrap();
+    let o = gen(&dir, &["--all", "--check"]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("generated/prod/.terraform.lock.hcl: disagrees with versions.tf.json: `registry.terraform.io/hashicorp/aws` was locked under constraints `~> 4.0`, but versions.tf.json requires `~> 5.0`"), "{out}");
+    fs::write(&path, format!("{text}\nprovider \"registry.terraform.io/hashicorp/random\" {{\n  version = \"3.6.0\"\n  hashes = [\"h1:x\"]\n}}\n")).unwrap();
+    let out = String::from_utf8_lossy(&gen(&dir, &["--all", "--check"]).stdout).into_owned();
+    assert!(
+        out.contains("`registry.terraform.io/hashicorp/random` is locked but no longer required"),
+        "{out}"
+    );
+    // --check wrote nothing, and regenerating leaves the lock file alone.
+    assert!(gen(&dir, &["--all"]).status.success());
+    assert!(fs::read_to_string(&path)
+        .unwrap()
+        .contains("hashicorp/random"));
 }
 
 #[test]
@@ -605,6 +653,7 @@ fn the_readme_graph_is_kept_current() {
     .unwrap();
     assert_eq!(gen(&dir, &["--all", "--check"]).status.code(), Some(1));
     assert!(gen(&dir, &["--all"]).status.success());
+    lock(&dir);
     let readme = fs::read_to_string(dir.join("README.md")).unwrap();
     assert!(
         readme.contains("<!-- gen graph dev -->\n```mermaid\nflowchart LR\n"),

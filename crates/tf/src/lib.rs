@@ -35,6 +35,7 @@ pub mod document;
 pub mod error;
 pub mod hcl;
 pub mod json;
+pub mod lock;
 pub mod schema;
 pub mod stack;
 pub mod syntax;
