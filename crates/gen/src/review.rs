@@ -378,12 +378,30 @@ fn removed(key: &Key, renamed: &[Rename], new: &Document, schema: &Schema) -> Ch
     }
 }
 
+/// Whether the block's `lifecycle { ignore_changes }` names `attr` (or is `all`): Terraform then
+/// leaves the real object as it is.
+fn ignores(body: &Value, attr: &str) -> bool {
+    let named =
+        |v: &Value| matches!(v, Value::Str(s) | Value::Keyword(s) if s == attr || s == "all");
+    match body.at(&["lifecycle", "ignore_changes"]) {
+        Some(Value::List(items)) => items.iter().any(named),
+        Some(one) => named(one),
+        None => false,
+    }
+}
+
 fn changed(key: &Key, old: &Value, new: &Value, schema: &Schema) -> Change {
     let (attributes, top) = item_changes(old, new);
-    let mut danger: Vec<String> = top
-        .iter()
-        .filter_map(|a| change_note(schema, key, a))
-        .collect();
+    let note = |a: &&str| {
+        if !ignores(new, a) {
+            return change_note(schema, key, a);
+        }
+        let why = "the real object keeps its old value until it is replaced";
+        Some(format!(
+            "`{a}` is in lifecycle.ignore_changes: {why} (terraform apply -replace={key})"
+        ))
+    };
+    let mut danger: Vec<String> = top.iter().filter_map(note).collect();
     danger.dedup();
     Change {
         address: key.to_string(),
@@ -773,6 +791,31 @@ mod tests {
             vec!["restarts the host (terraform apply -replace=aws_instance.app)"]
         );
         assert_eq!(diff(&old, &old, &SCHEMA).len(), 0);
+    }
+
+    #[test]
+    fn an_ignored_change_says_so_instead_of_replacing() {
+        let host = |ami: &str, ignore: bool| {
+            let mut s = Stack::new(">= 1.11");
+            let mut body = Body::new().attr("user_data", ami);
+            if ignore {
+                let names = Value::list([Value::Keyword("user_data".into())]);
+                body = body.block("lifecycle", Body::new().attr("ignore_changes", names));
+            }
+            s.resource("aws_instance", "app", body);
+            doc(&s)
+        };
+        let changes = diff(&host("a", true), &host("b", true), &SCHEMA);
+        assert_eq!(
+            changes[0].danger,
+            ["`user_data` is in lifecycle.ignore_changes: the real object keeps its old value until it is replaced (terraform apply -replace=aws_instance.app)"]
+        );
+        // Terraform reads the new configuration's lifecycle: dropping it applies the change.
+        let changes = diff(&host("a", true), &host("b", false), &SCHEMA);
+        assert_eq!(
+            changes[0].danger,
+            ["restarts the host (terraform apply -replace=aws_instance.app)"]
+        );
     }
 
     #[test]
