@@ -214,7 +214,7 @@ fn state_backend() {
 #[test]
 fn user_data_keeps_bash_expansions() {
     let cfg = dev();
-    let stack = aws::stacks::app_stack("dev", &cfg);
+    let stack = aws::stacks::app_stack("dev", &cfg, "cargo run -p gen -- --env dev");
     let (_, script) = stack
         .files
         .iter()

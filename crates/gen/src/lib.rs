@@ -25,11 +25,17 @@ pub enum Format {
     Hcl,
 }
 
+/// The command that regenerates an environment's files.
+pub fn regenerate(env: &str) -> String {
+    format!("cargo run -p gen -- --env {env}")
+}
+
 /// The comment at the top of every generated file.
 pub fn header(env: &str) -> String {
     format!(
-        "{} from envs/{env}.toml. Do not edit: run `cargo run -p gen -- --env {env}`.",
-        output::MARKER
+        "{} from envs/{env}.toml. Do not edit: run `{}`.",
+        output::MARKER,
+        regenerate(env)
     )
 }
 
@@ -62,7 +68,7 @@ pub fn stack(envs_dir: &Path, name: &str) -> Result<tf::Stack, InputError> {
                     config::check_against_bootstrap(envs_dir, name, cfg, &boot)?;
                 }
             }
-            let stack = aws::stacks::app_stack(name, cfg);
+            let stack = aws::stacks::app_stack(name, cfg, &regenerate(name));
             aws::rules::check_app(&stack)
                 .map_err(|e| InputError(format!("{}: {e}", env_file(envs_dir, name))))?;
             stack
