@@ -35,7 +35,7 @@ fn r(kind: &str, name: &str, attr: &str) -> tf::Ref {
 fn network() {
     let mut s = Stack::default();
     aws::network::DefaultNetwork.emit(&mut s);
-    s.check().unwrap();
+    s.check(&aws::knowledge::AWS).unwrap();
     insta::assert_json_snapshot!(main_json(&s));
 }
 
@@ -79,7 +79,7 @@ fn buckets() {
         target: &logs,
     }
     .emit(&mut s);
-    s.check().unwrap();
+    s.check(&aws::knowledge::AWS).unwrap();
     aws::rules::check_app(&s).unwrap();
     insta::assert_json_snapshot!(main_json(&s));
 }
@@ -208,14 +208,14 @@ fn state_backend() {
         prevent_destroy: true,
     }
     .emit(&mut s);
-    s.check().unwrap();
+    s.check(&aws::knowledge::AWS).unwrap();
     insta::assert_json_snapshot!(main_json(&s));
 }
 
 #[test]
 fn user_data_keeps_bash_expansions() {
     let cfg = dev();
-    let stack = aws::stacks::app_stack("dev", &cfg);
+    let stack = aws::stacks::app_stack("dev", &cfg, "cargo run -p gen -- --env dev");
     let (_, script) = stack
         .files
         .iter()
@@ -243,7 +243,11 @@ fn prod() -> AppEnv {
 fn prod_role_cannot_write_or_delete_access_logs() {
     let cfg = prod();
     assert_eq!(cfg.iam.s3_access, S3Access::Scoped);
-    let doc = main_json(&aws::stacks::app_stack("prod", &cfg));
+    let doc = main_json(&aws::stacks::app_stack(
+        "prod",
+        &cfg,
+        "cargo run -p gen -- --env prod",
+    ));
     let statements = &doc["data"]["aws_iam_policy_document"]["app"]["statement"];
     let statements: Vec<&serde_json::Value> = match statements {
         serde_json::Value::Array(a) => a.iter().collect(),
