@@ -51,6 +51,40 @@ fn final_snapshot_name(identifier: &str) -> Value {
     .into()
 }
 
+/// RDS's rule for identifiers: 1 to `max` letters, digits or hyphens, a letter first, no
+/// hyphen last and never two in a row. DB instances allow 63, snapshots 255.
+fn identifier_rule(id: &str, max: usize, what: &str) -> Result<(), String> {
+    let why = if !(1..=max).contains(&id.len()) {
+        format!("has {} characters (1 to {max})", id.len())
+    } else if !id.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        "does not start with a letter".into()
+    } else if let Some(c) = id
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
+    {
+        format!(
+            "has `{}` (letters, digits and hyphens only)",
+            c.escape_debug()
+        )
+    } else if id.ends_with('-') || id.contains("--") {
+        "ends with a hyphen or holds two in a row".into()
+    } else {
+        return Ok(());
+    };
+    Err(format!("the RDS {what} `{id}` {why}"))
+}
+
+/// The DB instance identifier, and the final snapshot name made from it, follow RDS's rules.
+pub fn check_identifier(id: &str) -> Result<(), String> {
+    identifier_rule(id, 63, "DB instance identifier")?;
+    // The longest final snapshot name this identifier gives (14 digits of creation time).
+    identifier_rule(
+        &format!("{id}-final-{}", "0".repeat(14)),
+        255,
+        "final snapshot name",
+    )
+}
+
 /// `aws_db_instance` arguments whose change, without `apply_immediately`, RDS queues for the
 /// next maintenance window (RDS User Guide, "Settings for DB instances": "If you don't choose
 /// to apply the change immediately, it occurs during the next maintenance window"; and the
@@ -195,6 +229,23 @@ impl Postgres<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn identifiers_follow_the_rds_rules() {
+        assert!(check_identifier("fastapi-infra-prod-db").is_ok());
+        assert!(check_identifier(&format!("a{}", "b".repeat(62))).is_ok());
+        for (bad, why) in [
+            (format!("a{}", "b".repeat(63)), "1 to 63"),
+            ("1db".to_string(), "start with a letter"),
+            ("a--db".to_string(), "two in a row"),
+            ("db-".to_string(), "two in a row"),
+            ("a_db".to_string(), "`_`"),
+            (String::new(), "1 to 63"),
+        ] {
+            let e = check_identifier(&bad).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn which_changes_wait_for_the_maintenance_window() {

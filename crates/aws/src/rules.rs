@@ -7,6 +7,8 @@
 //!   SSE-S3 (AES256), never SSE-KMS; the target's bucket policy lets `logging.s3.amazonaws.com`
 //!   put objects under the source's prefix with `aws:SourceArn` (the source bucket) and
 //!   `aws:SourceAccount` conditions (S3 User Guide, "Enabling Amazon S3 server access logging").
+//! - An RDS DB instance identifier has 1 to 63 letters, digits or hyphens, starts with a letter,
+//!   and neither ends with a hyphen nor holds two in a row (RDS API, CreateDBInstance).
 
 use std::fmt;
 
@@ -51,6 +53,18 @@ pub fn check_app(stack: &Stack) -> Result<(), RuleError> {
         .filter(|b| kind(&b.addr) == "aws_s3_bucket_logging")
     {
         check_access_log_target(stack, logging)?;
+    }
+    for db in stack
+        .resources
+        .iter()
+        .filter(|b| kind(&b.addr) == "aws_db_instance")
+    {
+        if let Some(Value::Str(id)) = db.body.get("identifier") {
+            crate::rds::check_identifier(id).map_err(|e| RuleError {
+                key: "project".into(),
+                message: format!("{e}; fix: shorten `project` or the env file's name (the identifier is `<project>-<env>-db`), and use no `--` in either"),
+            })?;
+        }
     }
     Ok(())
 }
@@ -253,6 +267,22 @@ mod tests {
         }
         let e = check_app(&s).unwrap_err();
         assert!(e.message.contains("aws:SourceAccount"), "{e}");
+    }
+
+    #[test]
+    fn an_rds_identifier_too_long_is_refused() {
+        let mut s = Stack::default();
+        s.resource(
+            "aws_db_instance",
+            "this",
+            Body::new().attr("identifier", format!("{}-dev-db", "a".repeat(60))),
+        );
+        let e = check_app(&s).unwrap_err();
+        assert_eq!(e.key, "project");
+        assert!(
+            e.message.contains("63") && e.message.contains("fix:"),
+            "{e}"
+        );
     }
 
     #[test]
