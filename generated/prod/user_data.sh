@@ -9,6 +9,10 @@ set -euo pipefail
 umask 022
 exec > >(tee -a /var/log/user-data.log) 2>&1
 echo "user-data: start $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+# Every failure ends the script with a line starting "user-data: FAILED" naming the step, and
+# cloud-init reports an error (cloud-init status; /var/log/cloud-init-output.log).
+fail() { echo "user-data: FAILED: $*" >&2; exit 1; }
+trap 'echo "user-data: FAILED at line ${LINENO}: ${BASH_COMMAND}" >&2' ERR
 
 APP_NAME="fastapi-infra"
 APP_USER="fastapi"
@@ -23,22 +27,36 @@ export AWS_REGION="us-east-1"
 export AWS_DEFAULT_REGION="${AWS_REGION}"
 SSM_PREFIX="/fastapi-infra/prod"
 
-# Site overrides (an HTTP proxy, a package mirror, an AWS endpoint): optional, root-owned.
+# Bounds of the waits below, in seconds; each can be changed in /etc/default/${APP_NAME}.
+SETTINGS_WAIT_SECONDS=600  # SSM parameters readable with the role (created with it; IAM is eventually consistent)
+DB_WAIT_SECONDS=900        # the database accepts the app's connection
+APT_LOCK_WAIT_SECONDS=600  # the dpkg lock (unattended-upgrades holds it for minutes on first boot)
+APT_TRIES=3                # apt-get update + install attempts
+HEALTH_WAIT_SECONDS=120    # the service answers on its health path
+RDS_CA_BUNDLE_URL="https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
+
+# Site overrides (an HTTP proxy, a package mirror, an AWS endpoint, the bounds above):
+# optional, root-owned.
 if [ -f "/etc/default/${APP_NAME}" ]; then
   # shellcheck disable=SC1090
   . "/etc/default/${APP_NAME}"
 fi
 
 # 1. Packages: Python 3 with venv, git, boto3 (to read SSM), the Postgres client (for checks).
+#    apt waits for the dpkg lock (bounded), and the whole step is retried (bounded).
+APT_PACKAGES=(python3 python3-venv python3-pip python3-boto3 git curl ca-certificates postgresql-client)
 export DEBIAN_FRONTEND=noninteractive
-for attempt in 1 2 3; do
-  if apt-get update -y && apt-get install -y --no-install-recommends \
-      python3 python3-venv python3-pip python3-boto3 git curl ca-certificates postgresql-client; then
+apt_start="${SECONDS}"
+apt_get() { apt-get -o DPkg::Lock::Timeout="${APT_LOCK_WAIT_SECONDS}" -o Acquire::Retries=3 -o Acquire::http::Timeout=60 "$@"; }
+for attempt in $(seq 1 "${APT_TRIES}"); do
+  echo "user-data: apt attempt ${attempt}/${APT_TRIES}"
+  if apt_get update -y && apt_get install -y --no-install-recommends "${APT_PACKAGES[@]}"; then
     break
   fi
-  if [ "${attempt}" -eq 3 ]; then echo "user-data: apt-get failed" >&2; exit 1; fi
-  sleep 10
+  if [ "${attempt}" -ge "${APT_TRIES}" ]; then fail "apt-get did not install ${APT_PACKAGES[*]} in ${APT_TRIES} attempts"; fi
+  sleep $((attempt * 15))
 done
+echo "user-data: apt took $((SECONDS - apt_start)) s"
 
 # 2. The app user: a system account without a login shell.
 if ! id -u "${APP_USER}" >/dev/null 2>&1; then
@@ -47,38 +65,107 @@ fi
 install -d -m 0755 -o "${APP_USER}" -g "${APP_USER}" "${APP_DIR}"
 install -d -m 0755 -o root -g root "${CONF_DIR}"
 
-# 3. Settings from SSM Parameter Store, decrypted with the instance role.
+# 3. The database's CA bundle (RDS's trust store): the app verifies the server (verify-full).
+DB_CA_FILE="${CONF_DIR}/rds-ca-bundle.pem"
+tmp_ca="$(mktemp "${CONF_DIR}/.ca.XXXXXX")"
+if ! curl -fsS --retry 5 --retry-all-errors --retry-max-time 120 --max-time 60 -o "${tmp_ca}" "${RDS_CA_BUNDLE_URL}" \
+    || ! grep -q 'BEGIN CERTIFICATE' "${tmp_ca}"; then
+  rm -f "${tmp_ca}"
+  fail "no CA bundle from RDS_CA_BUNDLE_URL=${RDS_CA_BUNDLE_URL}"
+fi
+chmod 0644 "${tmp_ca}"
+mv -f "${tmp_ca}" "${DB_CA_FILE}"
+
+# 4. Settings from SSM Parameter Store, decrypted with the instance role; retried with backoff
+#    for SETTINGS_WAIT_SECONDS while the parameters or the role's policy are not there yet.
 #    The environment file is written whole to a temporary file, then moved: mode 0600, owner root.
 tmp_env="$(mktemp "${CONF_DIR}/.env.XXXXXX")"
 chmod 0600 "${tmp_env}"
+SETTINGS_WAIT_SECONDS="${SETTINGS_WAIT_SECONDS}" DB_CA_FILE="${DB_CA_FILE}" \
 SSM_PREFIX="${SSM_PREFIX}" \
 SSM_KEYS="db_host db_port db_name db_username db_password tavily_api_key gemini_api_key repo_url repo_branch" \
 EXTRA_ENV="APP_ENV=prod S3_BUCKET_LOGS=fastapi-infra-prod-logs S3_BUCKET_ARTIFACTS=fastapi-infra-prod-artifacts S3_BUCKET_CONTENT=fastapi-infra-prod-content" \
-ENV_OUT="${tmp_env}" DEPLOY_OUT="${DEPLOY_FILE}" python3 - <<'PY'
+ENV_OUT="${tmp_env}" DEPLOY_OUT="${DEPLOY_FILE}" python3 - <<'PY' || fail "settings from SSM Parameter Store (see the lines above)"
 """Read the app's settings from SSM Parameter Store and write the environment files.
 
 Run by user_data.sh as root at boot (python3 with Debian/Ubuntu's python3-boto3). Inputs come
 from the environment: SSM_PREFIX, SSM_KEYS (space separated), EXTRA_ENV (space separated
-KEY=value pairs that are not secret), ENV_OUT (the root-only env file) and DEPLOY_OUT.
+KEY=value pairs that are not secret), ENV_OUT (the root-only env file), DEPLOY_OUT, DB_CA_FILE
+(the database's CA bundle) and SETTINGS_WAIT_SECONDS (how long to wait for the parameters).
+
+At first boot the parameters, the role's policy or the role's credentials may not be there yet
+(Terraform creates them alongside; IAM is eventually consistent): every such answer is retried
+with backoff until SETTINGS_WAIT_SECONDS have passed. Each attempt is logged with the names it
+still misses and the error code, never a value.
 """
 import os
+import random
+import time
 import urllib.parse
 
 import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
 prefix = os.environ["SSM_PREFIX"]
 keys = os.environ["SSM_KEYS"].split()
+wait_seconds = float(os.environ.get("SETTINGS_WAIT_SECONDS", "600"))
 # AWS_ENDPOINT_URL_SSM / AWS_ENDPOINT_URL (from /etc/default/<app>) also work with older boto3.
 endpoint = os.environ.get("AWS_ENDPOINT_URL_SSM") or os.environ.get("AWS_ENDPOINT_URL") or None
-ssm = boto3.client("ssm", region_name=os.environ["AWS_REGION"], endpoint_url=endpoint)
+# Not there yet, or not allowed yet: worth another try. Anything else fails at once.
+RETRY = {
+    "AccessDenied", "AccessDeniedException", "ParameterNotFound", "ThrottlingException", "Throttling",
+    "TooManyRequestsException", "RequestLimitExceeded", "UnrecognizedClientException", "InvalidClientTokenId",
+    "ExpiredTokenException", "InternalServerError", "InternalFailure", "ServiceUnavailable",
+}
 names = [f"{prefix}/{k}" for k in keys]
 got = {}
-for i in range(0, len(names), 10):
-    resp = ssm.get_parameters(Names=names[i:i + 10], WithDecryption=True)
-    if resp.get("InvalidParameters"):
-        raise SystemExit(f"user-data: missing SSM parameters: {resp['InvalidParameters']}")
-    for p in resp["Parameters"]:
-        got[p["Name"].rsplit("/", 1)[1]] = p["Value"]
+
+
+def log(msg):
+    print(f"user-data: {msg}", flush=True)
+
+
+def fetch_missing():
+    """One attempt at every parameter not read yet; returns what is still wrong, or None."""
+    # A new client each attempt: the role's credentials (IMDS) may arrive after the first try.
+    config = Config(connect_timeout=5, read_timeout=20, retries={"mode": "standard", "max_attempts": 2})
+    ssm = boto3.client("ssm", region_name=os.environ["AWS_REGION"], endpoint_url=endpoint, config=config)
+    missing = [n for n in names if n.rsplit("/", 1)[1] not in got]
+    for i in range(0, len(missing), 10):
+        try:
+            resp = ssm.get_parameters(Names=missing[i:i + 10], WithDecryption=True)
+        except ClientError as e:
+            err = e.response.get("Error", {})
+            if err.get("Code") not in RETRY:
+                raise SystemExit(f"user-data: FAILED: SSM GetParameters: {err.get('Code')}: {err.get('Message')}")
+            return f"{err.get('Code')}: {err.get('Message')}"
+        except BotoCoreError as e:  # no credentials yet, endpoint unreachable, timeout
+            return f"{type(e).__name__}: {e}"
+        for p in resp["Parameters"]:
+            got[p["Name"].rsplit("/", 1)[1]] = p["Value"]
+    still = [n for n in names if n.rsplit("/", 1)[1] not in got]
+    return f"ParameterNotFound: {' '.join(still)}" if still else None
+
+
+start = time.monotonic()
+deadline = start + wait_seconds
+delay = 2.0
+for attempt in range(1, 1_000_000):
+    problem = fetch_missing()
+    if problem is None:
+        log(f"settings: read {len(names)} parameters under {prefix} (attempt {attempt})")
+        break
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise SystemExit(
+            f"user-data: FAILED: SSM parameters under {prefix} not readable within SETTINGS_WAIT_SECONDS="
+            f"{wait_seconds:g} ({attempt} attempts in {time.monotonic() - start:.0f} s); last answer: {problem}"
+        )
+    pause = min(left, delay * random.uniform(0.8, 1.2))
+    log(f"settings attempt {attempt}: {problem}; next try in {pause:.0f} s ({left:.0f} s left)")
+    time.sleep(pause)
+    delay = min(delay * 2, 30.0)
 
 
 def q(v):
@@ -90,15 +177,19 @@ def q(v):
 
 user = urllib.parse.quote(got["db_username"], safe="")
 password = urllib.parse.quote(got["db_password"], safe="")
+# The server's certificate is verified against the RDS CA bundle, host name included.
+tls = urllib.parse.urlencode({"sslmode": "verify-full", "sslrootcert": os.environ["DB_CA_FILE"]})
 env = {
     "AWS_REGION": os.environ["AWS_REGION"],
     "AWS_DEFAULT_REGION": os.environ["AWS_REGION"],
-    "DATABASE_URL": f"postgresql://{user}:{password}@{got['db_host']}:{got['db_port']}/{got['db_name']}",
+    "DATABASE_URL": f"postgresql://{user}:{password}@{got['db_host']}:{got['db_port']}/{got['db_name']}?" + tls,
     "PGHOST": got["db_host"],
     "PGPORT": got["db_port"],
     "PGDATABASE": got["db_name"],
     "PGUSER": got["db_username"],
     "PGPASSWORD": got["db_password"],
+    "PGSSLMODE": "verify-full",
+    "PGSSLROOTCERT": os.environ["DB_CA_FILE"],
     "TAVILY_API_KEY": got["tavily_api_key"],
     "GEMINI_API_KEY": got["gemini_api_key"],
 }
@@ -121,7 +212,29 @@ chmod 0600 "${ENV_FILE}"
 # shellcheck disable=SC1090
 . "${DEPLOY_FILE}"
 
-# 4. The app's code: clone once, then fetch and reset to the branch on later runs.
+# 5. Wait (bounded) until the database accepts the app's connection, certificate verified.
+(
+  set -a
+  # shellcheck disable=SC1090
+  . "${ENV_FILE}"
+  set +a
+  deadline=$((SECONDS + DB_WAIT_SECONDS))
+  attempt=0
+  while :; do
+    attempt=$((attempt + 1))
+    if out="$(timeout 20 psql "${DATABASE_URL}" -tAc 'select 1' 2>&1)" && [ "${out}" = 1 ]; then
+      echo "user-data: database ${PGHOST}:${PGPORT} accepts the app's connection (attempt ${attempt})"
+      exit 0
+    fi
+    if [ "${SECONDS}" -ge "${deadline}" ]; then
+      fail "database ${PGHOST}:${PGPORT} did not accept the app's connection within DB_WAIT_SECONDS=${DB_WAIT_SECONDS}: ${out}"
+    fi
+    echo "user-data: waiting for the database ${PGHOST}:${PGPORT} (attempt ${attempt}): ${out}"
+    sleep 5
+  done
+) || exit 1
+
+# 6. The app's code: clone once, then fetch and reset to the branch on later runs.
 as_app() { runuser -u "${APP_USER}" -- "$@"; }
 if [ -d "${SRC_DIR}/.git" ]; then
   as_app git -C "${SRC_DIR}" fetch --quiet origin "${REPO_BRANCH}"
@@ -130,7 +243,7 @@ else
   as_app git clone --quiet --branch "${REPO_BRANCH}" "${REPO_URL}" "${SRC_DIR}"
 fi
 
-# 5. A virtualenv with the app's requirements and uvicorn.
+# 7. A virtualenv with the app's requirements and uvicorn.
 if [ ! -x "${VENV_DIR}/bin/python" ]; then
   as_app python3 -m venv "${VENV_DIR}"
 fi
@@ -140,7 +253,7 @@ if [ -f "${SRC_DIR}/requirements.txt" ]; then
 fi
 as_app "${VENV_DIR}/bin/pip" install --quiet uvicorn
 
-# 6. The systemd unit: uvicorn on 0.0.0.0:8000 as the app user, restarted on failure.
+# 8. The systemd unit: uvicorn on 0.0.0.0:8000 as the app user, restarted on failure.
 cat > "/etc/systemd/system/${UNIT}" <<UNIT
 [Unit]
 Description=${APP_NAME} FastAPI service (prod)
@@ -169,14 +282,14 @@ systemctl daemon-reload
 systemctl enable "${UNIT}"
 systemctl restart "${UNIT}"
 
-# 7. Wait (bounded) for the health endpoint.
-for _ in $(seq 1 60); do
-  if curl -fsS "http://127.0.0.1:8000/health" >/dev/null 2>&1; then
+# 9. Wait (bounded) for the health endpoint.
+deadline=$((SECONDS + HEALTH_WAIT_SECONDS))
+while [ "${SECONDS}" -lt "${deadline}" ]; do
+  if curl -fsS --max-time 5 "http://127.0.0.1:8000/health" >/dev/null 2>&1; then
     echo "user-data: ${UNIT} is healthy"
     exit 0
   fi
   sleep 2
 done
-echo "user-data: ${UNIT} did not become healthy" >&2
 journalctl -u "${UNIT}" -n 50 --no-pager >&2 || true
-exit 1
+fail "${UNIT} did not answer on /health within HEALTH_WAIT_SECONDS=${HEALTH_WAIT_SECONDS}"

@@ -158,3 +158,45 @@ fn user_data_keeps_bash_expansions() {
     );
     insta::assert_snapshot!(script);
 }
+
+/// Every wait of user_data has a bound with a default, set before the optional hook file
+/// (/etc/default/<app>) so that the hook can change it; apt waits for the dpkg lock; the app
+/// verifies the database's certificate.
+#[test]
+fn user_data_waits_within_bounds() {
+    let cfg = dev();
+    let stack = aws::stacks::app_stack("dev", &cfg);
+    let (_, script) = stack
+        .files
+        .iter()
+        .find(|(n, _)| n == "user_data.sh")
+        .unwrap();
+    let hook = script
+        .find(". \"/etc/default/${APP_NAME}\"")
+        .expect("the hook file is sourced");
+    for (setting, default) in [
+        ("SETTINGS_WAIT_SECONDS", "600"),
+        ("DB_WAIT_SECONDS", "900"),
+        ("APT_LOCK_WAIT_SECONDS", "600"),
+        ("APT_TRIES", "3"),
+        ("HEALTH_WAIT_SECONDS", "120"),
+    ] {
+        let at = script
+            .find(&format!("\n{setting}={default} "))
+            .unwrap_or_else(|| panic!("{setting} has no default {default}"));
+        assert!(
+            at < hook,
+            "{setting} is set after the hook file, which cannot change it then"
+        );
+        assert!(
+            script[hook..].contains(&format!("${{{setting}}}")),
+            "{setting} is not used"
+        );
+    }
+    assert!(script.contains("-o DPkg::Lock::Timeout=\"${APT_LOCK_WAIT_SECONDS}\""));
+    assert!(script.contains(
+        "RDS_CA_BUNDLE_URL=\"https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem\""
+    ));
+    assert!(script.contains("\"sslmode\": \"verify-full\""));
+    assert!(script.contains("\"PGSSLMODE\": \"verify-full\""));
+}
