@@ -24,8 +24,10 @@ generate: ## Write generated/$(ENV) from envs/$(ENV).toml
 init: generate ## terraform init with the S3 backend
 	$(TF) -chdir=$(TFDIR) init -input=false
 
+# A new env has no example of its own: it starts from dev's.
 tfvars:
-	@test -f "$(TFVARS)" || { echo "error: $(TFVARS) is missing; fix: cp envs/$(ENV).tfvars.example envs/$(ENV).tfvars and fill it in" >&2; exit 2; }
+	@test -f "$(TFVARS)" || { ex=envs/$(ENV).tfvars.example; test -f "$$ex" || ex=envs/dev.tfvars.example; \
+	  echo "error: $(TFVARS) is missing; fix: cp $$ex $(patsubst $(CURDIR)/%,%,$(TFVARS)) and fill it in" >&2; exit 2; }
 
 plan: tfvars ## terraform plan with envs/$(ENV).tfvars
 	$(TF) -chdir=$(TFDIR) plan -input=false -var-file=$(TFVARS) -out=tfplan

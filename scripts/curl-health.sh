@@ -14,20 +14,27 @@ case "${arg}" in
   -h|--help) usage; exit 0 ;;
 esac
 if [ -n "${APP_URL:-}" ]; then
-  base="${APP_URL}"
+  base="${APP_URL}"; from=APP_URL
 elif [[ "${arg}" == http://* || "${arg}" == https://* ]]; then
-  base="${arg}"
+  base="${arg}"; from="the URL argument"
 else
-  base="$(tf_output "${arg}" app_url)"
+  env_ok "${arg}"
+  base="$(tf_output "${arg}" app_url)"; from="output app_url of ${arg}"
 fi
-url="${base%/}${HEALTH_PATH:-/health}"
+check "${from}" "${base}" "${RE_URL}" "an http(s) URL (scheme, host, optional port and path)"
+path="${HEALTH_PATH:-/health}"
+check HEALTH_PATH "${path}" "${RE_PATH}" "a URL path (/ then letters, digits, . _ ~ / % -)"
+url="${base%/}${path}"
 tries="${HEALTH_TRIES:-30}"
+check HEALTH_TRIES "${tries}" "${RE_COUNT}" "a count from 1 to 9999"
 delay="${HEALTH_DELAY:-2}"
+check HEALTH_DELAY "${delay}" "${RE_SECONDS}" "a number of seconds such as 2 or 0.5"
 expect="${HEALTH_EXPECT:-}"
+check HEALTH_EXPECT "${expect}" '^[^[:cntrl:]]{0,200}$' "text of at most 200 characters without control characters"
 
 last=""
 for i in $(seq 1 "${tries}"); do
-  if body="$(curl -fsS --max-time 5 "${url}" 2>&1)"; then
+  if body="$(curl -fsS --max-time 5 -- "${url}" 2>&1)"; then
     if [ -z "${expect}" ] || [[ "${body}" == *"${expect}"* ]]; then
       echo "healthy: ${url} -> ${body}"
       exit 0

@@ -14,7 +14,7 @@ case "${1:-}" in
   -h|--help) usage; exit 0 ;;
   --|"") ;;
   -*) die "unknown option $1 (see --help)" ;;
-  *) env="$1"; shift ;;
+  *) env_ok "$1"; env="$1"; shift ;;
 esac
 if [ "${1:-}" = "--" ]; then shift; fi
 ssh_args "${env}"

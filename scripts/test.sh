@@ -77,7 +77,7 @@ say "pytest (checkov$( [ "${quick}" = 1 ] || echo ", moto end-to-end"))"
 # The end-to-end tests mostly wait on the provider's polling: run them side by side
 # (PYTEST_WORKERS, default 4). Each run gets its own temp folder.
 basetemp="$(mktemp -d "${TMPDIR:-/tmp}/fastapi-infra-e2e.XXXXXX")"
-pytest_args=(-q -p no:cacheprovider --durations=0 --basetemp="${basetemp}" -n "${PYTEST_WORKERS:-4}" --dist load)
+pytest_args=(-q -p no:cacheprovider --durations=0 --basetemp="${basetemp}" -n "${PYTEST_WORKERS:-4}" --dist loadgroup)
 if [ "${quick}" = 1 ]; then
   pytest_args+=(-m "not slow")
 fi

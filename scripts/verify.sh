@@ -32,7 +32,7 @@ fi
 ssh_args "${env}"
 remote=$(cat <<'REMOTE'
 set -uo pipefail
-app="__APP__"
+app="$1"
 set -a
 . "/etc/${app}/env"
 if [ -f "/etc/default/${app}" ]; then . "/etc/default/${app}"; fi
@@ -72,8 +72,9 @@ for api in tavily gemini; do
 done
 REMOTE
 )
-remote="${remote//__APP__/${APP_NAME}}"
-if lines="$(ssh "${SSH_ARGS[@]}" sudo bash -s <<<"${remote}" 2>&1)"; then :; fi
+# The app's name reaches the constant script as an argument, quoted for the host's shell.
+# shellcheck disable=SC2029 # quoted for the host by remote_args
+if lines="$(ssh "${SSH_ARGS[@]}" "sudo bash -s -- $(remote_args "${APP_NAME}")" <<<"${remote}" 2>&1)"; then :; fi
 if ! grep -qE '^(PASS|FAIL) ' <<<"${lines}"; then
   report host FAIL "no answer over ssh: ${lines}"
 fi

@@ -9,54 +9,53 @@ set -euo pipefail
 umask 022
 exec > >(tee -a /var/log/user-data.log) 2>&1
 echo "user-data: start $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-# Every failure ends the script with a line starting "user-data: FAILED" naming the step, and
-# cloud-init reports an error (cloud-init status; /var/log/cloud-init-output.log).
+# On failure a line "user-data: FAILED ..." names the step, and cloud-init reports an error.
 fail() { echo "user-data: FAILED: $*" >&2; exit 1; }
 trap 'echo "user-data: FAILED at line ${LINENO}: ${BASH_COMMAND}" >&2' ERR
 
-APP_NAME="fastapi-infra"
-APP_USER="fastapi"
-APP_DIR="/opt/${APP_NAME}"
-SRC_DIR="${APP_DIR}/src"
-VENV_DIR="${APP_DIR}/venv"
-CONF_DIR="/etc/${APP_NAME}"
-ENV_FILE="${CONF_DIR}/env"
-DEPLOY_FILE="${CONF_DIR}/deploy"
-UNIT="${APP_NAME}.service"
-export AWS_REGION="us-east-1"
+# Every value from the env file is single-quoted here; the unit file (6.) has systemd's quoting.
+APP_NAME='fastapi-infra'
+APP_USER='fastapi'
+APP_DIR='/opt/fastapi-infra'
+SRC_DIR='/opt/fastapi-infra/src'
+VENV_DIR='/opt/fastapi-infra/venv'
+CONF_DIR='/etc/fastapi-infra'
+ENV_FILE='/etc/fastapi-infra/env'
+DEPLOY_FILE='/etc/fastapi-infra/deploy'
+UNIT='fastapi-infra.service'
+UNIT_FILE='/etc/systemd/system/fastapi-infra.service'
+HEALTH_URL='http://127.0.0.1:8000/health'
+export AWS_REGION='us-east-1'
 export AWS_DEFAULT_REGION="${AWS_REGION}"
-SSM_PREFIX="/fastapi-infra/prod"
+SSM_PREFIX='/fastapi-infra/prod'
+# Bounds (seconds) and the CA bundle's URL; the hook may change them (README: Boot settings).
+SETTINGS_WAIT_SECONDS=600
+DB_WAIT_SECONDS=900
+APT_LOCK_WAIT_SECONDS=600
+APT_TRIES=3
+HEALTH_WAIT_SECONDS=120
+RDS_CA_BUNDLE_URL=https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem
+DB_CA_FILE="${CONF_DIR}/rds-ca-bundle.pem"
+# end of settings
 
-# Bounds of the waits below, in seconds; each can be changed in /etc/default/${APP_NAME}.
-SETTINGS_WAIT_SECONDS=600  # SSM parameters readable with the role (created with it; IAM is eventually consistent)
-DB_WAIT_SECONDS=900        # the database accepts the app's connection
-APT_LOCK_WAIT_SECONDS=600  # the dpkg lock (unattended-upgrades holds it for minutes on first boot)
-APT_TRIES=3                # apt-get update + install attempts
-HEALTH_WAIT_SECONDS=120    # the service answers on its health path
-RDS_CA_BUNDLE_URL="https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
-
-# Site overrides (an HTTP proxy, a package mirror, an AWS endpoint, the bounds above):
-# optional, root-owned.
+# Site overrides (proxy, mirror, AWS endpoint, the bounds above): optional, root-owned.
 if [ -f "/etc/default/${APP_NAME}" ]; then
   # shellcheck disable=SC1090
   . "/etc/default/${APP_NAME}"
 fi
 
-# 1. Packages: Python 3 with venv, git, boto3 (to read SSM), the Postgres client (for checks).
-#    apt waits for the dpkg lock (bounded), and the whole step is retried (bounded).
+# 1. Packages: Python 3 with venv, git, boto3 (to read SSM), the Postgres client. apt waits
+#    for the dpkg lock (unattended-upgrades holds it on first boot); bounded retries.
 APT_PACKAGES=(python3 python3-venv python3-pip python3-boto3 git curl ca-certificates postgresql-client)
 export DEBIAN_FRONTEND=noninteractive
-apt_start="${SECONDS}"
-apt_get() { apt-get -o DPkg::Lock::Timeout="${APT_LOCK_WAIT_SECONDS}" -o Acquire::Retries=3 -o Acquire::http::Timeout=60 "$@"; }
-for attempt in $(seq 1 "${APT_TRIES}"); do
-  echo "user-data: apt attempt ${attempt}/${APT_TRIES}"
-  if apt_get update -y && apt_get install -y --no-install-recommends "${APT_PACKAGES[@]}"; then
-    break
-  fi
-  if [ "${attempt}" -ge "${APT_TRIES}" ]; then fail "apt-get did not install ${APT_PACKAGES[*]} in ${APT_TRIES} attempts"; fi
-  sleep $((attempt * 15))
+t0="${SECONDS}"
+apt_get() { apt-get -o DPkg::Lock::Timeout="${APT_LOCK_WAIT_SECONDS}" -o Acquire::Retries=3 "$@"; }
+for try in $(seq "${APT_TRIES}"); do
+  apt_get update && apt_get install -y --no-install-recommends "${APT_PACKAGES[@]}" && break
+  [ "${try}" -lt "${APT_TRIES}" ] || fail "apt-get install ${APT_PACKAGES[*]} (${APT_TRIES} tries)"
+  sleep $((try * 15))
 done
-echo "user-data: apt took $((SECONDS - apt_start)) s"
+echo "user-data: apt took $((SECONDS - t0)) s"
 
 # 2. The app user: a system account without a login shell.
 if ! id -u "${APP_USER}" >/dev/null 2>&1; then
@@ -64,42 +63,38 @@ if ! id -u "${APP_USER}" >/dev/null 2>&1; then
 fi
 install -d -m 0755 -o "${APP_USER}" -g "${APP_USER}" "${APP_DIR}"
 install -d -m 0755 -o root -g root "${CONF_DIR}"
+# The RDS CA bundle: the app verifies the database's certificate (sslmode=verify-full).
+{ curl -fsS --retry 5 --retry-all-errors --max-time 60 -o "${DB_CA_FILE}.tmp" -- "${RDS_CA_BUNDLE_URL}" \
+  && grep -q 'BEGIN CERTIFICATE' "${DB_CA_FILE}.tmp"; } || fail "no CA bundle from ${RDS_CA_BUNDLE_URL}"
+mv -f "${DB_CA_FILE}.tmp" "${DB_CA_FILE}"
 
-# 3. The database's CA bundle (RDS's trust store): the app verifies the server (verify-full).
-DB_CA_FILE="${CONF_DIR}/rds-ca-bundle.pem"
-tmp_ca="$(mktemp "${CONF_DIR}/.ca.XXXXXX")"
-if ! curl -fsS --retry 5 --retry-all-errors --retry-max-time 120 --max-time 60 -o "${tmp_ca}" "${RDS_CA_BUNDLE_URL}" \
-    || ! grep -q 'BEGIN CERTIFICATE' "${tmp_ca}"; then
-  rm -f "${tmp_ca}"
-  fail "no CA bundle from RDS_CA_BUNDLE_URL=${RDS_CA_BUNDLE_URL}"
-fi
-chmod 0644 "${tmp_ca}"
-mv -f "${tmp_ca}" "${DB_CA_FILE}"
-
-# 4. Settings from SSM Parameter Store, decrypted with the instance role; retried with backoff
+# 3. Settings from SSM Parameter Store, decrypted with the instance role; retried with backoff
 #    for SETTINGS_WAIT_SECONDS while the parameters or the role's policy are not there yet.
 #    The environment file is written whole to a temporary file, then moved: mode 0600, owner root.
 tmp_env="$(mktemp "${CONF_DIR}/.env.XXXXXX")"
 chmod 0600 "${tmp_env}"
 SETTINGS_WAIT_SECONDS="${SETTINGS_WAIT_SECONDS}" DB_CA_FILE="${DB_CA_FILE}" \
 SSM_PREFIX="${SSM_PREFIX}" \
-SSM_KEYS="db_host db_port db_name db_username db_password tavily_api_key gemini_api_key repo_url repo_branch" \
-EXTRA_ENV="APP_ENV=prod S3_BUCKET_LOGS=fastapi-infra-prod-logs S3_BUCKET_ARTIFACTS=fastapi-infra-prod-artifacts S3_BUCKET_CONTENT=fastapi-infra-prod-content" \
-ENV_OUT="${tmp_env}" DEPLOY_OUT="${DEPLOY_FILE}" python3 - <<'PY' || fail "settings from SSM Parameter Store (see the lines above)"
+SSM_KEYS='db_host db_port db_name db_username db_password tavily_api_key gemini_api_key repo_url repo_branch' \
+EXTRA_ENV='{"APP_ENV":"prod","S3_BUCKET_ARTIFACTS":"fastapi-infra-prod-artifacts","S3_BUCKET_CONTENT":"fastapi-infra-prod-content","S3_BUCKET_LOGS":"fastapi-infra-prod-logs"}' \
+ENV_OUT="${tmp_env}" DEPLOY_OUT="${DEPLOY_FILE}" python3 - <<'PY' || exit 1
 """Read the app's settings from SSM Parameter Store and write the environment files.
 
 Run by user_data.sh as root at boot (python3 with Debian/Ubuntu's python3-boto3). Inputs come
-from the environment: SSM_PREFIX, SSM_KEYS (space separated), EXTRA_ENV (space separated
-KEY=value pairs that are not secret), ENV_OUT (the root-only env file), DEPLOY_OUT, DB_CA_FILE
-(the database's CA bundle) and SETTINGS_WAIT_SECONDS (how long to wait for the parameters).
+from the environment: SSM_PREFIX, SSM_KEYS (space separated), EXTRA_ENV (a JSON object of
+settings that are not secret), ENV_OUT (the root-only env file), DEPLOY_OUT (the root-only
+file of the repository settings, with the URL's credentials apart), DB_CA_FILE (the database's
+CA bundle) and SETTINGS_WAIT_SECONDS: how long to retry, with backoff, while the parameters, the
+role's policy or its credentials are not there yet (each try is logged, never a value).
 
-At first boot the parameters, the role's policy or the role's credentials may not be there yet
-(Terraform creates them alongside; IAM is eventually consistent): every such answer is retried
-with backoff until SETTINGS_WAIT_SECONDS have passed. Each attempt is logged with the names it
-still misses and the error code, never a value.
+Both files use one format that systemd's EnvironmentFile= and bash's `.` read the same way (see
+env_line); the writer refuses what either would change.
 """
+import json
 import os
 import random
+import re
+import tempfile
 import time
 import urllib.parse
 
@@ -107,74 +102,120 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+# --- The writer: one format for every reader ---------------------------------------------
+# systemd (EnvironmentFile=, parse_env_file_internal in src/basic/env-file.c) and bash both read
+# KEY='...' as the bytes between the quotes, verbatim (newlines too), and after a closing quote
+# both go on reading the same value: a `'` is written '"'"' (close, a double-quoted ', reopen).
+# Bash expands and runs nothing in single quotes. systemd (252) drops a value with a control
+# character other than tab and newline, so the writer refuses those instead.
+KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def env_line(key, value):
+    if not KEY.match(key):
+        raise SystemExit(f"user-data: `{key}` is not an environment variable name")
+    value = str(value)
+    bad = next((c for c in value if (ord(c) < 32 and c not in "\t\n") or ord(c) == 127), None)
+    if bad is not None:
+        raise SystemExit(f"user-data: the setting {key} contains the control character {ord(bad):#04x}; "
+                         "systemd would drop it: remove it from the value")
+    return f"{key}='" + value.replace("'", "'\"'\"'") + "'\n"
+
+
+def write_env_file(path, pairs):
+    """Write KEY='value' lines to path atomically, mode 0600 (owner: the caller, root)."""
+    text = "".join(env_line(k, v) for k, v in pairs.items())
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".settings-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+BRANCH = re.compile(r"(?!-)(?!.*\.\.)(?!.*//)(?!.*\.lock\Z)[A-Za-z0-9._][A-Za-z0-9._/-]{0,254}\Z")
+SCP_URL = re.compile(r"[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[A-Za-z0-9._~/-]+\Z")
+
+
+def split_repo_url(url):
+    """(URL without credentials, username, password) of the app's git URL.
+
+    https://user:token@host/path gives https://host/path, and the (percent-decoded) user and
+    token go to git through a credential helper only: never argv (ps), never .git/config. ssh
+    URLs (ssh://, git@host:path) keep their user, which is no secret, and carry no password.
+    The URL itself is never printed: it may hold a token.
+    """
+    what = "the SSM setting repo_url is not a git URL (https://host/path, ssh://host/path or user@host:path)"
+    if not url or url.startswith("-") or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        raise SystemExit(f"user-data: {what}")
+    if SCP_URL.match(url):
+        return url, "", ""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # raises on a bad port
+    except ValueError:
+        raise SystemExit(f"user-data: {what}") from None
+    if parts.scheme not in ("https", "http", "ssh") or not parts.hostname or not parts.path.startswith("/"):
+        raise SystemExit(f"user-data: {what}")
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user, has_pw, password = userinfo.partition(":")
+    if parts.scheme == "ssh":
+        if has_pw:
+            raise SystemExit("user-data: the SSM setting repo_url has a password in an ssh URL; use a deploy key")
+        return url, "", ""
+    clean = urllib.parse.urlunsplit((parts.scheme, hostport, parts.path, parts.query, ""))
+    return clean, urllib.parse.unquote(user), urllib.parse.unquote(password)
+
+
 prefix = os.environ["SSM_PREFIX"]
 keys = os.environ["SSM_KEYS"].split()
-wait_seconds = float(os.environ.get("SETTINGS_WAIT_SECONDS", "600"))
+wait = float(os.environ.get("SETTINGS_WAIT_SECONDS", "600"))
 # AWS_ENDPOINT_URL_SSM / AWS_ENDPOINT_URL (from /etc/default/<app>) also work with older boto3.
 endpoint = os.environ.get("AWS_ENDPOINT_URL_SSM") or os.environ.get("AWS_ENDPOINT_URL") or None
-# Not there yet, or not allowed yet: worth another try. Anything else fails at once.
-RETRY = {
-    "AccessDenied", "AccessDeniedException", "ParameterNotFound", "ThrottlingException", "Throttling",
-    "TooManyRequestsException", "RequestLimitExceeded", "UnrecognizedClientException", "InvalidClientTokenId",
-    "ExpiredTokenException", "InternalServerError", "InternalFailure", "ServiceUnavailable",
-}
+# Not there yet or not allowed yet (code prefixes): retried. Anything else fails at once.
+RETRY = ("AccessDenied", "ParameterNotFound", "Throttl", "UnrecognizedClient", "ExpiredToken", "InternalServerError")
 names = [f"{prefix}/{k}" for k in keys]
 got = {}
 
 
-def log(msg):
-    print(f"user-data: {msg}", flush=True)
-
-
-def fetch_missing():
-    """One attempt at every parameter not read yet; returns what is still wrong, or None."""
-    # A new client each attempt: the role's credentials (IMDS) may arrive after the first try.
-    config = Config(connect_timeout=5, read_timeout=20, retries={"mode": "standard", "max_attempts": 2})
-    ssm = boto3.client("ssm", region_name=os.environ["AWS_REGION"], endpoint_url=endpoint, config=config)
-    missing = [n for n in names if n.rsplit("/", 1)[1] not in got]
-    for i in range(0, len(missing), 10):
+def fetch():
+    """One try at the parameters not read yet: None when all are read, else what is wrong."""
+    cfg = Config(connect_timeout=5, read_timeout=20, retries={"max_attempts": 2})
+    # A new client each try: the role's credentials (IMDS) may come late.
+    ssm = boto3.client("ssm", region_name=os.environ["AWS_REGION"], endpoint_url=endpoint, config=cfg)
+    todo = [n for n in names if n.rsplit("/", 1)[1] not in got]
+    for i in range(0, len(todo), 10):
         try:
-            resp = ssm.get_parameters(Names=missing[i:i + 10], WithDecryption=True)
+            resp = ssm.get_parameters(Names=todo[i:i + 10], WithDecryption=True)
         except ClientError as e:
-            err = e.response.get("Error", {})
-            if err.get("Code") not in RETRY:
-                raise SystemExit(f"user-data: FAILED: SSM GetParameters: {err.get('Code')}: {err.get('Message')}")
-            return f"{err.get('Code')}: {err.get('Message')}"
-        except BotoCoreError as e:  # no credentials yet, endpoint unreachable, timeout
+            code, msg = e.response["Error"].get("Code", ""), e.response["Error"].get("Message", "")
+            if not code.startswith(RETRY):
+                raise SystemExit(f"user-data: FAILED: SSM GetParameters: {code}: {msg}")
+            return f"{code}: {msg}"
+        except BotoCoreError as e:  # no credentials yet, no connection, timeout
             return f"{type(e).__name__}: {e}"
-        for p in resp["Parameters"]:
-            got[p["Name"].rsplit("/", 1)[1]] = p["Value"]
-    still = [n for n in names if n.rsplit("/", 1)[1] not in got]
-    return f"ParameterNotFound: {' '.join(still)}" if still else None
+        got.update((p["Name"].rsplit("/", 1)[1], p["Value"]) for p in resp["Parameters"])
+    todo = [n for n in names if n.rsplit("/", 1)[1] not in got]
+    return "ParameterNotFound: " + " ".join(todo) if todo else None
 
 
-start = time.monotonic()
-deadline = start + wait_seconds
-delay = 2.0
-for attempt in range(1, 1_000_000):
-    problem = fetch_missing()
-    if problem is None:
-        log(f"settings: read {len(names)} parameters under {prefix} (attempt {attempt})")
-        break
-    left = deadline - time.monotonic()
+start, delay, n = time.monotonic(), 2.0, 0
+while problem := fetch():
+    n += 1
+    left = start + wait - time.monotonic()
     if left <= 0:
-        raise SystemExit(
-            f"user-data: FAILED: SSM parameters under {prefix} not readable within SETTINGS_WAIT_SECONDS="
-            f"{wait_seconds:g} ({attempt} attempts in {time.monotonic() - start:.0f} s); last answer: {problem}"
-        )
+        raise SystemExit(f"user-data: FAILED: SSM parameters under {prefix} not readable within "
+                         f"SETTINGS_WAIT_SECONDS={wait:g} ({n} tries in {time.monotonic() - start:.0f} s): {problem}")
     pause = min(left, delay * random.uniform(0.8, 1.2))
-    log(f"settings attempt {attempt}: {problem}; next try in {pause:.0f} s ({left:.0f} s left)")
+    print(f"user-data: settings try {n}: {problem}; next in {pause:.0f} s ({left:.0f} s left)", flush=True)
     time.sleep(pause)
-    delay = min(delay * 2, 30.0)
-
-
-def q(v):
-    v = str(v)
-    if "\n" in v:
-        raise SystemExit("user-data: a setting contains a newline")
-    return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
+    delay = min(delay * 2, 30)
+print(f"user-data: settings: read {len(names)} parameters under {prefix}", flush=True)
 user = urllib.parse.quote(got["db_username"], safe="")
 password = urllib.parse.quote(got["db_password"], safe="")
 # The server's certificate is verified against the RDS CA bundle, host name included.
@@ -193,57 +234,52 @@ env = {
     "TAVILY_API_KEY": got["tavily_api_key"],
     "GEMINI_API_KEY": got["gemini_api_key"],
 }
-for pair in os.environ.get("EXTRA_ENV", "").split():
-    k, _, v = pair.partition("=")
-    env[k] = v
+env.update(json.loads(os.environ.get("EXTRA_ENV") or "{}"))
 # Endpoint overrides from /etc/default/<app> (tests, proxies) reach the app too.
 for k in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "TAVILY_API_URL", "GEMINI_API_URL", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"):
     if os.environ.get(k):
         env[k] = os.environ[k]
-with open(os.environ["ENV_OUT"], "w") as f:
-    for k, v in env.items():
-        f.write(f"{k}={q(v)}\n")
-with open(os.environ["DEPLOY_OUT"], "w") as f:
-    f.write(f"REPO_URL={q(got['repo_url'])}\nREPO_BRANCH={q(got['repo_branch'])}\n")
+write_env_file(os.environ["ENV_OUT"], env)
+repo_url, repo_username, repo_password = split_repo_url(got["repo_url"])
+if not BRANCH.match(got["repo_branch"]):
+    raise SystemExit("user-data: the SSM setting repo_branch is not a branch name (letters, digits, . _ / -)")
+write_env_file(os.environ["DEPLOY_OUT"], {
+    "REPO_URL": repo_url,
+    "REPO_BRANCH": got["repo_branch"],
+    "REPO_USERNAME": repo_username,
+    "REPO_PASSWORD": repo_password,
+})
 PY
 mv -f "${tmp_env}" "${ENV_FILE}"
 chown root:root "${ENV_FILE}"
 chmod 0600 "${ENV_FILE}"
+# Both files hold KEY='value' lines that bash and systemd read the same way (read_settings.py).
 # shellcheck disable=SC1090
 . "${DEPLOY_FILE}"
 
-# 5. Wait (bounded) until the database accepts the app's connection, certificate verified.
-(
-  set -a
-  # shellcheck disable=SC1090
-  . "${ENV_FILE}"
-  set +a
-  deadline=$((SECONDS + DB_WAIT_SECONDS))
-  attempt=0
-  while :; do
-    attempt=$((attempt + 1))
-    if out="$(timeout 20 psql "${DATABASE_URL}" -tAc 'select 1' 2>&1)" && [ "${out}" = 1 ]; then
-      echo "user-data: database ${PGHOST}:${PGPORT} accepts the app's connection (attempt ${attempt})"
-      exit 0
-    fi
-    if [ "${SECONDS}" -ge "${deadline}" ]; then
-      fail "database ${PGHOST}:${PGPORT} did not accept the app's connection within DB_WAIT_SECONDS=${DB_WAIT_SECONDS}: ${out}"
-    fi
-    echo "user-data: waiting for the database ${PGHOST}:${PGPORT} (attempt ${attempt}): ${out}"
-    sleep 5
-  done
-) || exit 1
-
-# 6. The app's code: clone once, then fetch and reset to the branch on later runs.
+# 4. The app's code: clone once, then fetch and reset to the branch on later runs. REPO_URL has
+#    no credentials, so none reach ps or .git/config; a token from the SSM URL reaches git only
+#    through the environment of a credential helper (from the root-only deploy file).
 as_app() { runuser -u "${APP_USER}" -- "$@"; }
+as_git() {
+  if [ -n "${REPO_USERNAME:-}${REPO_PASSWORD:-}" ]; then
+    # shellcheck disable=SC2016 # expanded by the helper's shell, from its environment
+    GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=credential.helper \
+      GIT_CONFIG_VALUE_0='!f() { test "$1" = get && printf "username=%s\npassword=%s\n" "${GIT_REPO_USERNAME}" "${GIT_REPO_PASSWORD}"; }; f' \
+      GIT_REPO_USERNAME="${REPO_USERNAME}" GIT_REPO_PASSWORD="${REPO_PASSWORD}" GIT_TERMINAL_PROMPT=0 as_app git "$@"
+  else
+    GIT_TERMINAL_PROMPT=0 as_app git "$@"
+  fi
+}
 if [ -d "${SRC_DIR}/.git" ]; then
-  as_app git -C "${SRC_DIR}" fetch --quiet origin "${REPO_BRANCH}"
+  as_app git -C "${SRC_DIR}" remote set-url origin "${REPO_URL}"
+  as_git -C "${SRC_DIR}" fetch --quiet origin "${REPO_BRANCH}"
   as_app git -C "${SRC_DIR}" reset --quiet --hard FETCH_HEAD
 else
-  as_app git clone --quiet --branch "${REPO_BRANCH}" "${REPO_URL}" "${SRC_DIR}"
+  as_git clone --quiet --branch "${REPO_BRANCH}" -- "${REPO_URL}" "${SRC_DIR}"
 fi
 
-# 7. A virtualenv with the app's requirements and uvicorn.
+# 5. A virtualenv with the app's requirements and uvicorn.
 if [ ! -x "${VENV_DIR}/bin/python" ]; then
   as_app python3 -m venv "${VENV_DIR}"
 fi
@@ -253,20 +289,36 @@ if [ -f "${SRC_DIR}/requirements.txt" ]; then
 fi
 as_app "${VENV_DIR}/bin/pip" install --quiet uvicorn
 
-# 8. The systemd unit: uvicorn on 0.0.0.0:8000 as the app user, restarted on failure.
-cat > "/etc/systemd/system/${UNIT}" <<UNIT
+# Then wait (bounded) until the database accepts the app's connection, certificate verified.
+(
+  set -a
+  # shellcheck disable=SC1090
+  . "${ENV_FILE}"
+  set +a
+  end=$((SECONDS + DB_WAIT_SECONDS))
+  until out="$(timeout 20 psql "${DATABASE_URL}" -tAc 'select 1' 2>&1)" && [ "${out}" = 1 ]; do
+    [ "${SECONDS}" -lt "${end}" ] || fail "database ${PGHOST}:${PGPORT} not reached within DB_WAIT_SECONDS=${DB_WAIT_SECONDS}: ${out}"
+    echo "user-data: waiting for the database ${PGHOST}:${PGPORT}: ${out}"
+    sleep 5
+  done
+  echo "user-data: database ${PGHOST}:${PGPORT} accepts the app's connection"
+) || exit 1
+
+# 6. The systemd unit: uvicorn on 0.0.0.0:8000 as the app user, restarted on failure.
+#    A quoted heredoc: bash expands nothing; each value carries systemd's own quoting.
+cat > "${UNIT_FILE}" <<'UNIT'
 [Unit]
-Description=${APP_NAME} FastAPI service (prod)
+Description=fastapi-infra FastAPI service (prod)
 Wants=network-online.target
 After=network-online.target
 
 [Service]
 Type=simple
-User=${APP_USER}
-Group=${APP_USER}
-WorkingDirectory=${SRC_DIR}
-EnvironmentFile=${ENV_FILE}
-ExecStart=${VENV_DIR}/bin/uvicorn app.main:app --host 0.0.0.0 --port 8000
+User=fastapi
+Group=fastapi
+WorkingDirectory=/opt/fastapi-infra/src
+EnvironmentFile=/etc/fastapi-infra/env
+ExecStart="/opt/fastapi-infra/venv/bin/uvicorn" "app.main:app" --host 0.0.0.0 --port "8000"
 Restart=on-failure
 RestartSec=2
 NoNewPrivileges=true
@@ -277,19 +329,18 @@ PrivateTmp=true
 [Install]
 WantedBy=multi-user.target
 UNIT
-chmod 0644 "/etc/systemd/system/${UNIT}"
+chmod 0644 "${UNIT_FILE}"
 systemctl daemon-reload
 systemctl enable "${UNIT}"
 systemctl restart "${UNIT}"
 
-# 9. Wait (bounded) for the health endpoint.
-deadline=$((SECONDS + HEALTH_WAIT_SECONDS))
-while [ "${SECONDS}" -lt "${deadline}" ]; do
-  if curl -fsS --max-time 5 "http://127.0.0.1:8000/health" >/dev/null 2>&1; then
-    echo "user-data: ${UNIT} is healthy"
-    exit 0
+# 7. Wait (bounded) for the health endpoint.
+end=$((SECONDS + HEALTH_WAIT_SECONDS))
+until timeout 10 curl -fsS -- "${HEALTH_URL}" >/dev/null 2>&1; do
+  if [ "${SECONDS}" -ge "${end}" ]; then
+    journalctl -u "${UNIT}" -n 50 --no-pager >&2 || true
+    fail "${UNIT} not healthy within HEALTH_WAIT_SECONDS=${HEALTH_WAIT_SECONDS}"
   fi
   sleep 2
 done
-journalctl -u "${UNIT}" -n 50 --no-pager >&2 || true
-fail "${UNIT} did not answer on /health within HEALTH_WAIT_SECONDS=${HEALTH_WAIT_SECONDS}"
+echo "user-data: ${UNIT} is healthy"

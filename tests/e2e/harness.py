@@ -5,13 +5,16 @@ Every process is started with a timeout and stopped by its PID; nothing leaves l
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
+import tomllib
 import urllib.request
 from pathlib import Path
 
@@ -52,17 +55,20 @@ def stop_group(proc: subprocess.Popen, grace: float = 10) -> None:
 class Moto:
     """moto_server on 127.0.0.1, started and stopped by its PID."""
 
-    def __init__(self, log_dir: Path):
+    def __init__(self, log_dir: Path, command: list[str] | None = None, extra_env: dict | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        exe = shutil.which("moto_server")
-        assert exe, "moto_server is not on PATH: run the tests through scripts/test.sh"
+        if command is None:
+            exe = shutil.which("moto_server")
+            assert exe, "moto_server is not on PATH: run the tests through scripts/test.sh"
+            command = [exe]
         env = dict(os.environ)
         env["MOTO_AMIS_PATH"] = str(FIXTURES / "amis.json")
         env["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
+        env.update(extra_env or {})
         self.log = open(log_dir / f"moto-{self.port}.log", "w")
         self.proc = subprocess.Popen(
-            [exe, "-H", "127.0.0.1", "-p", str(self.port)],
+            [*command, "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=self.log,
             stderr=subprocess.STDOUT,
             env=env,
@@ -184,3 +190,129 @@ def copy_env(env: str, dest: Path) -> Path:
 
 def write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, indent=2) + "\n")
+
+
+ADMIN_POLICY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+
+
+class MotoIAM(Moto):
+    """moto_server with IAM enforced and its fidelity gaps patched (see tests/e2e/moto_iam.py).
+
+    Stable API (other tests build on it):
+      MotoIAM(tmp_path)               start; an admin user (`Action *`, `Resource *`) exists
+      .admin_creds                    {"AccessKeyId", "SecretAccessKey"} of that admin
+      .admin_boto(service)            a boto3 client signed by the admin (`.boto` is the same)
+      .provider_override()            Terraform provider settings signed by the admin
+      .backend_config()               partial S3 backend settings signed by the admin
+      .assume_role(role_arn, service="ec2.amazonaws.com", session_name="i-test")
+                                      credentials of the role as that service receives them
+                                      (what IMDS serves an instance): {"AccessKeyId",
+                                      "SecretAccessKey", "SessionToken", "Expiration" (ISO 8601)};
+                                      the role's trust policy must allow the service
+      .boto_as(creds, service, secure_transport=True)
+                                      a boto3 client signed by `creds` (role or user);
+                                      secure_transport=False models a plain-HTTP request
+                                      (aws:SecureTransport = false); default: TLS
+      .stop()
+    Every request is checked against the caller's policies (explicit Deny wins), bucket
+    policies and trust policies, with conditions, on the request's ARNs. Clients made here
+    never retry, so a refusal is immediate and a retry cannot hide one.
+    """
+
+    # CreateUser, PutUserPolicy, CreateAccessKey: the requests moto lets through unsigned.
+    NO_AUTH_REQUESTS = 3
+
+    def __init__(self, log_dir: Path):
+        launcher = Path(__file__).resolve().parent / "moto_iam.py"
+        super().__init__(
+            log_dir,
+            command=[sys.executable, str(launcher)],
+            extra_env={"INITIAL_NO_AUTH_ACTION_COUNT": str(self.NO_AUTH_REQUESTS)},
+        )
+        try:
+            self.admin_creds = self._create_admin()
+            self._check_enforced()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _client(self, service: str, creds: dict, headers: dict | None = None):
+        import boto3
+        from botocore.config import Config
+
+        client = boto3.client(
+            service,
+            endpoint_url=self.url,
+            region_name=REGION,
+            aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds.get("SessionToken"),
+            config=Config(retries={"total_max_attempts": 1}, s3={"addressing_style": "path"}),
+        )
+        if headers:
+            def add_headers(request, **_):
+                for k, v in headers.items():
+                    request.headers[k] = v
+
+            client.meta.events.register("before-sign", add_headers)
+        return client
+
+    def _create_admin(self) -> dict:
+        iam = self._client("iam", {"AccessKeyId": "unsigned", "SecretAccessKey": "unsigned"})
+        iam.create_user(UserName="moto-admin")
+        iam.put_user_policy(UserName="moto-admin", PolicyName="admin", PolicyDocument=json.dumps(ADMIN_POLICY))
+        key = iam.create_access_key(UserName="moto-admin")["AccessKey"]
+        return {"AccessKeyId": key["AccessKeyId"], "SecretAccessKey": key["SecretAccessKey"]}
+
+    def _check_enforced(self) -> None:
+        from botocore.exceptions import ClientError
+
+        self.admin_boto("iam").get_user(UserName="moto-admin")
+        bogus = self._client("iam", {"AccessKeyId": "AKIABOGUSBOGUSBOGUS0", "SecretAccessKey": "x"})
+        try:
+            bogus.list_users()
+        except ClientError:
+            return
+        raise AssertionError("moto_iam: IAM is not enforced (an unknown key was accepted)")
+
+    def admin_boto(self, service: str):
+        return self._client(service, self.admin_creds)
+
+    def boto(self, service: str):
+        return self.admin_boto(service)
+
+    def boto_as(self, creds: dict, service: str, secure_transport: bool = True):
+        headers = None if secure_transport else {"X-Moto-Secure-Transport": "false"}
+        return self._client(service, creds, headers)
+
+    def assume_role(self, role_arn: str, service: str = "ec2.amazonaws.com", session_name: str = "i-test") -> dict:
+        sts = self._client("sts", self.admin_creds, {"X-Moto-Service-Principal": service})
+        creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
+        return {
+            "AccessKeyId": creds["AccessKeyId"],
+            "SecretAccessKey": creds["SecretAccessKey"],
+            "SessionToken": creds["SessionToken"],
+            "Expiration": creds["Expiration"].astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+
+    def provider_override(self) -> dict:
+        override = super().provider_override()
+        override["provider"]["aws"]["access_key"] = self.admin_creds["AccessKeyId"]
+        override["provider"]["aws"]["secret_key"] = self.admin_creds["SecretAccessKey"]
+        return override
+
+    def backend_config(self) -> dict:
+        config = super().backend_config()
+        config["access_key"] = self.admin_creds["AccessKeyId"]
+        config["secret_key"] = self.admin_creds["SecretAccessKey"]
+        return config
+
+
+def envs(folder: Path = REPO / "envs") -> dict[str, dict]:
+    """Every environment of `folder` (its `*.toml`), name -> the parsed env file, sorted by name.
+    Tests that cover every env use this, never a hand-kept list: a new env file is covered."""
+    return {p.stem: tomllib.loads(p.read_text()) for p in sorted(folder.glob("*.toml"))}
+
+
+def is_bootstrap(env: dict) -> bool:
+    return env.get("kind") == "bootstrap"

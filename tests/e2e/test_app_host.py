@@ -447,7 +447,7 @@ def test_app_host_cold_start(host_factory):
     t0 = time.monotonic()
     host = host_factory(hook={})  # the default bounds: SETTINGS_WAIT_SECONDS=600
     host.boot()
-    wait_for("user_data asking for its settings", lambda: "user-data: settings attempt 1:" in host.log(), 900, 3)
+    wait_for("user_data asking for its settings", lambda: "user-data: settings try 1:" in host.log(), 900, 3)
     t_refused = time.monotonic()
     time.sleep(35)
     host.aws.create_parameters()
@@ -457,7 +457,7 @@ def test_app_host_cold_start(host_factory):
     status, t_boot = host.cloud_init_status(900)
     log = host.log()
     assert "status: done" in status, f"cloud-init: {status}\nuser-data.log:\n{log[-6000:]}"
-    attempts = re.findall(r"^user-data: settings attempt (\d+): (\w+)", log, re.M)
+    attempts = re.findall(r"^user-data: settings try (\d+): (\w+)", log, re.M)
     assert len(attempts) >= 3, log[-4000:]
     assert {code for _, code in attempts} <= {"ParameterNotFound", "AccessDeniedException"}, attempts
     assert re.search(r"^user-data: settings: read 9 parameters under /fastapi-infra/dev", log, re.M), log[-4000:]
@@ -483,7 +483,7 @@ def test_app_host_never_arrives(host_factory):
     log = host.log()
     assert "status: error" in status, f"cloud-init: {status}\nuser-data.log:\n{log[-6000:]}"
     m = re.search(r"^user-data: FAILED: SSM parameters under /fastapi-infra/dev not readable within "
-                  rf"SETTINGS_WAIT_SECONDS={bound} \((\d+) attempts in (\d+) s\); last answer: "
+                  rf"SETTINGS_WAIT_SECONDS={bound} \((\d+) tries in (\d+) s\): "
                   r"ParameterNotFound: /fastapi-infra/dev/gemini_api_key$", log, re.M)
     assert m, log[-4000:]
     attempts, waited = int(m.group(1)), int(m.group(2))

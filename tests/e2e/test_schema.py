@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import PLUGIN_DIR, REPO
+from harness import PLUGIN_DIR, REPO, envs
 
 PROVIDER = "registry.terraform.io/hashicorp/aws"
 META = {"depends_on", "lifecycle", "count", "for_each", "provider", "//"}
@@ -133,7 +133,8 @@ def variant(tmp_path_factory):
     return out
 
 
-@pytest.mark.parametrize("env", ["bootstrap", "dev", "prod", "variant"])
+# Every env file (no hand-kept list), and the variant.
+@pytest.mark.parametrize("env", [*envs(), "variant"])
 def test_generated_blocks_match_the_provider_schema(schema, variant, env):
     folder = variant if env == "variant" else REPO / "generated" / env
     problems, seen = check_files(schema, folder)

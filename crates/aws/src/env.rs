@@ -9,6 +9,32 @@ use std::net::Ipv4Addr;
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
 
+/// A value as an error message shows it: whole when short, its start and its length when long
+/// (an error must not echo a megabyte back).
+pub fn shown(s: &str) -> String {
+    const MAX: usize = 64;
+    if s.chars().count() <= MAX {
+        return format!("`{}`", s.escape_debug());
+    }
+    let head: String = s.chars().take(MAX).collect();
+    format!(
+        "`{}...` ({} characters)",
+        head.escape_debug(),
+        s.chars().count()
+    )
+}
+
+/// Refuse a value longer than `max` characters before any other check reads it.
+fn at_most(s: &str, max: usize, what: &str) -> Result<(), String> {
+    if s.chars().count() > max {
+        return Err(format!(
+            "{} is too long for {what}; use at most {max} characters",
+            shown(s)
+        ));
+    }
+    Ok(())
+}
+
 /// An IPv4 network in CIDR notation, with no host bits set (`203.0.113.0/24`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Cidr {
@@ -74,15 +100,11 @@ impl Name {
         if s.is_empty() {
             return Err("the name is empty; give a lowercase name such as `fastapi-infra`".into());
         }
-        if s.len() > max {
-            return Err(format!(
-                "`{s}` is {} characters long; at most {max} are allowed",
-                s.len()
-            ));
-        }
+        at_most(s, max, "a name")?;
         if !s.starts_with(|c: char| c.is_ascii_lowercase()) || s.ends_with('-') {
             return Err(format!(
-                "`{s}` must start with a lowercase letter and not end with `-`"
+                "{} must start with a lowercase letter and not end with `-`",
+                shown(s)
             ));
         }
         if let Some(c) = s
@@ -90,7 +112,9 @@ impl Name {
             .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
         {
             return Err(format!(
-                "`{s}` has `{c}`; use only lowercase letters, digits and `-`"
+                "{} has `{}`; use only lowercase letters, digits and `-`",
+                shown(s),
+                c.escape_debug()
             ));
         }
         Ok(Name(s.to_string()))
@@ -124,7 +148,8 @@ impl<'de> Deserialize<'de> for BucketName {
             && s.ends_with(|c: char| c.is_ascii_alphanumeric());
         if !(3..=63).contains(&s.len()) || !ok_chars || !ok_ends || s.contains("..") {
             return Err(de::Error::custom(format!(
-                "`{s}` is not a valid S3 bucket name: use 3 to 63 lowercase letters, digits, `-` or `.`, starting and ending with a letter or digit"
+                "{} is not a valid S3 bucket name: use 3 to 63 lowercase letters, digits, `-` or `.`, starting and ending with a letter or digit",
+                shown(&s)
             )));
         }
         Ok(BucketName(s))
@@ -144,6 +169,7 @@ pub struct Region(pub String);
 impl<'de> Deserialize<'de> for Region {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
+        at_most(&s, 32, "a region").map_err(de::Error::custom)?;
         let parts: Vec<&str> = s.split('-').collect();
         let ok = parts.len() >= 3
             && parts[..parts.len() - 1]
@@ -152,7 +178,8 @@ impl<'de> Deserialize<'de> for Region {
             && parts[parts.len() - 1].parse::<u8>().is_ok();
         if !ok {
             return Err(de::Error::custom(format!(
-                "`{s}` is not an AWS region; write one such as `us-east-1` or `eu-west-3`"
+                "{} is not an AWS region; write one such as `us-east-1` or `eu-west-3`",
+                shown(&s)
             )));
         }
         Ok(Region(s))
@@ -220,18 +247,72 @@ pub struct ResourceAddress {
     pub name: String,
 }
 
+/// Address prefixes of things that are not managed resources (data sources, modules, values,
+/// meta-arguments): Terraform rejects them, or reads them as something else, in a `moved` block
+/// that moves a resource.
+const NOT_MANAGED_RESOURCES: &[&str] = &[
+    "data",
+    "module",
+    "var",
+    "local",
+    "count",
+    "each",
+    "resource",
+    "self",
+    "path",
+    "terraform",
+    "ephemeral",
+    "output",
+    "provider",
+];
+
+impl ResourceAddress {
+    /// `type.name` of a managed AWS resource: the type is `aws_` and lowercase letters, digits
+    /// and `_` (the stack's only provider is `aws`); the name is a Terraform identifier.
+    pub fn parse(s: &str) -> Result<ResourceAddress, String> {
+        let fix = "write it as `type.name`, e.g. `aws_s3_bucket.content`";
+        at_most(s, 128, "a resource address")?;
+        let Some((kind, name)) = s.split_once('.') else {
+            return Err(format!("{} is not a resource address; {fix}", shown(s)));
+        };
+        if NOT_MANAGED_RESOURCES.contains(&kind) {
+            return Err(format!(
+                "{} is not a managed resource address (`{kind}.` is not a resource type); `[[moved]]` moves resources only; {fix}",
+                shown(s)
+            ));
+        }
+        let rest = kind.strip_prefix("aws_").unwrap_or("");
+        if rest.is_empty()
+            || !rest
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            return Err(format!(
+                "{} does not start with an AWS resource type (`aws_` and lowercase letters, digits or `_`; this stack's only provider is `aws`); {fix}",
+                shown(s)
+            ));
+        }
+        let ident = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !ident {
+            return Err(format!(
+                "{}: the name must be one identifier (letters, digits, `_` and `-`, starting with a letter or `_`; no index, no further `.`); {fix}",
+                shown(s)
+            ));
+        }
+        Ok(ResourceAddress {
+            kind: kind.into(),
+            name: name.into(),
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for ResourceAddress {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        let ident = |p: &str| {
-            p.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-                && p.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        };
-        match s.split_once('.') {
-            Some((k, n)) if ident(k) && ident(n) => Ok(ResourceAddress { kind: k.into(), name: n.into() }),
-            _ => Err(de::Error::custom(format!("`{s}` is not a resource address; write it as `type.name`, e.g. `aws_s3_bucket.content`"))),
-        }
+        ResourceAddress::parse(&s).map_err(de::Error::custom)
     }
 }
 
@@ -255,21 +336,142 @@ pub struct AppHost {
     pub ssh_open_to_world: bool,
     /// The Unix user the service runs as.
     #[serde(default = "default_app_user")]
-    pub user: Name,
-    /// The ASGI app uvicorn serves, as `module:attribute`.
+    pub user: UnixUser,
+    /// The ASGI app uvicorn serves, as `module.path:attribute`.
     #[serde(default = "default_asgi_app")]
-    pub asgi_app: String,
+    pub asgi_app: AsgiApp,
     /// The path of the health endpoint.
     #[serde(default = "default_health_path")]
-    pub health_path: String,
+    pub health_path: HealthPath,
 }
 
-fn default_asgi_app() -> String {
-    "app.main:app".into()
+fn default_asgi_app() -> AsgiApp {
+    AsgiApp("app.main:app".into())
 }
 
-fn default_health_path() -> String {
-    "/health".into()
+fn default_health_path() -> HealthPath {
+    HealthPath("/health".into())
+}
+
+/// The ASGI app uvicorn serves: `module.path:attribute`, Python identifiers (ASCII) only. It is
+/// written into the systemd unit and the boot script, so nothing else may pass.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AsgiApp(pub String);
+
+impl AsgiApp {
+    pub fn parse(s: &str) -> Result<AsgiApp, String> {
+        at_most(s, 200, "`module.path:attribute`")?;
+        let ident = |p: &str| {
+            p.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        };
+        let ok = matches!(s.split_once(':'), Some((module, attr))
+            if module.split('.').all(ident) && ident(attr));
+        if !ok {
+            return Err(format!(
+                "{} is not `module.path:attribute`; write Python identifiers (letters, digits and `_`) joined by `.`, then `:` and the attribute, e.g. `app.main:app`",
+                shown(s)
+            ));
+        }
+        Ok(AsgiApp(s.into()))
+    }
+}
+
+impl<'de> Deserialize<'de> for AsgiApp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        AsgiApp::parse(&String::deserialize(d)?).map_err(de::Error::custom)
+    }
+}
+
+/// The path of the health endpoint: `/` then URL path characters only (RFC 3986 unreserved
+/// characters and `/`). It is written into the boot script's health check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HealthPath(pub String);
+
+impl HealthPath {
+    pub fn parse(s: &str) -> Result<HealthPath, String> {
+        at_most(s, 200, "a URL path")?;
+        let ok = s.starts_with('/')
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '.' | '_' | '~'));
+        if !ok {
+            return Err(format!(
+                "{} is not a URL path; start with `/` and use only letters, digits and `/ - . _ ~`, e.g. `/health`",
+                shown(s)
+            ));
+        }
+        Ok(HealthPath(s.into()))
+    }
+}
+
+impl<'de> Deserialize<'de> for HealthPath {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        HealthPath::parse(&String::deserialize(d)?).map_err(de::Error::custom)
+    }
+}
+
+/// Accounts an app must not run as: root, the AMI's login user (it has sudo) and the system
+/// accounts of Debian and Ubuntu.
+const RESERVED_USERS: &[&str] = &[
+    "root",
+    "ubuntu",
+    "admin",
+    "daemon",
+    "bin",
+    "sys",
+    "sync",
+    "games",
+    "man",
+    "lp",
+    "mail",
+    "news",
+    "uucp",
+    "proxy",
+    "www-data",
+    "backup",
+    "list",
+    "irc",
+    "gnats",
+    "nobody",
+    "messagebus",
+    "syslog",
+    "sshd",
+    "polkitd",
+    "postgres",
+    "_apt",
+];
+
+/// The Unix user the service runs as: a new, unprivileged account. Lowercase letters, digits,
+/// `_` and `-`, starting with a letter or `_`, at most 32 characters (useradd's limit), and not
+/// root or a system account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnixUser(pub String);
+
+impl UnixUser {
+    pub fn parse(s: &str) -> Result<UnixUser, String> {
+        at_most(s, 32, "a Unix user name")?;
+        let ok = s.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+        if !ok {
+            return Err(format!(
+                "{} is not a Unix user name; use lowercase letters, digits, `_` and `-`, starting with a letter, e.g. `fastapi`",
+                shown(s)
+            ));
+        }
+        if RESERVED_USERS.contains(&s) || s.starts_with("systemd-") {
+            return Err(format!(
+                "`{s}` is root or a system account; use a user of the service's own (created unprivileged at boot), e.g. `fastapi`"
+            ));
+        }
+        Ok(UnixUser(s.into()))
+    }
+}
+
+impl<'de> Deserialize<'de> for UnixUser {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        UnixUser::parse(&String::deserialize(d)?).map_err(de::Error::custom)
+    }
 }
 
 fn root_volume<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
@@ -280,8 +482,8 @@ fn default_ami() -> Ami {
     Ami::Ubuntu2404
 }
 
-fn default_app_user() -> Name {
-    Name("fastapi".into())
+fn default_app_user() -> UnixUser {
+    UnixUser("fastapi".into())
 }
 
 /// The AMI of the app host.
@@ -301,7 +503,7 @@ impl<'de> Deserialize<'de> for Ami {
         if (8..=17).contains(&hex.len()) && hex.chars().all(|c| c.is_ascii_hexdigit()) {
             return Ok(Ami::Pinned(s));
         }
-        Err(de::Error::custom(format!("`{s}` is not an AMI: write `ubuntu-24.04` (lookup) or an id such as `ami-0123456789abcdef0`")))
+        Err(de::Error::custom(format!("{} is not an AMI: write `ubuntu-24.04` (lookup) or an id such as `ami-0123456789abcdef0`", shown(&s))))
     }
 }
 
@@ -312,12 +514,14 @@ pub struct InstanceType(pub String);
 impl<'de> Deserialize<'de> for InstanceType {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
+        at_most(&s, 32, "an instance type").map_err(de::Error::custom)?;
         let ok = matches!(s.split_once('.'), Some((fam, size)) if !fam.is_empty() && !size.is_empty()
             && fam.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
             && size.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
         if !ok || s.starts_with("db.") {
             return Err(de::Error::custom(format!(
-                "`{s}` is not an EC2 instance type; write one such as `t3.micro`"
+                "{} is not an EC2 instance type; write one such as `t3.micro`",
+                shown(&s)
             )));
         }
         Ok(InstanceType(s))
@@ -356,6 +560,7 @@ pub struct DbClass(pub String);
 impl<'de> Deserialize<'de> for DbClass {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
+        at_most(&s, 32, "an instance class").map_err(de::Error::custom)?;
         let parts: Vec<&str> = s.split('.').collect();
         let ok = parts.len() == 3
             && parts[0] == "db"
@@ -366,7 +571,8 @@ impl<'de> Deserialize<'de> for DbClass {
             });
         if !ok {
             return Err(de::Error::custom(format!(
-                "`{s}` is not an RDS instance class; write one such as `db.t3.micro`"
+                "{} is not an RDS instance class; write one such as `db.t3.micro`",
+                shown(&s)
             )));
         }
         Ok(DbClass(s))
@@ -385,7 +591,8 @@ impl<'de> Deserialize<'de> for DbName {
             && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !ok {
             return Err(de::Error::custom(format!(
-                "`{s}` is not a database name; use letters, digits and `_`, starting with a letter"
+                "{} is not a database name; use letters, digits and `_`, starting with a letter (at most 63)",
+                shown(&s)
             )));
         }
         Ok(DbName(s))

@@ -53,7 +53,7 @@ impl InstanceRole<'_> {
             "aws_iam_role",
             "app",
             Body::new()
-                .attr("name", self.naming.name("app"))
+                .attr("name", self.naming.role_name())
                 .attr("description", "Role of the FastAPI app instance")
                 .attr("assume_role_policy", assume.attr("json")),
         );

@@ -9,6 +9,7 @@ pub mod ec2_app;
 pub mod env;
 pub mod iam;
 pub mod network;
+pub mod quote;
 pub mod rds;
 pub mod settings;
 pub mod stacks;
@@ -69,6 +70,14 @@ pub struct Naming {
 impl Naming {
     pub fn name(&self, role: &str) -> String {
         format!("{}-{}-{}", self.project, self.env, role)
+    }
+    /// The RDS instance identifier (also the name of its security group and subnet group).
+    pub fn db_identifier(&self) -> String {
+        self.name("db")
+    }
+    /// The name of the app instance's IAM role.
+    pub fn role_name(&self) -> String {
+        self.name("app")
     }
     /// The SSM Parameter Store prefix of this environment: `/<project>/<env>`.
     pub fn ssm_prefix(&self) -> String {

@@ -30,7 +30,7 @@ pub const POSTGRES_PORT: u16 = 5432;
 
 impl Postgres<'_> {
     pub fn emit(&self, stack: &mut Stack) -> PostgresOutputs {
-        let name = self.naming.name("db");
+        let name = self.naming.db_identifier();
         let sg = stack.resource(
             "aws_security_group",
             "db",

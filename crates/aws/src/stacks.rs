@@ -51,6 +51,43 @@ pub fn state_key(project: &str, env: &str) -> String {
     format!("{project}/{env}/terraform.tfstate")
 }
 
+/// A name an app environment takes in the AWS account, and the env-file key that decides it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claim {
+    pub key: &'static str,
+    pub what: &'static str,
+    pub value: String,
+}
+
+/// Every name of an app environment that no other environment may take: its buckets, its RDS
+/// identifier, its IAM role, its SSM prefix and its state object. The derived ones are decided
+/// by `project` together with the file name.
+pub fn claims(env_name: &str, cfg: &AppEnv) -> Vec<Claim> {
+    let naming = Naming {
+        project: cfg.project.0.clone(),
+        env: env_name.to_string(),
+    };
+    let b = &cfg.buckets;
+    let claim = |key, what, value: String| Claim { key, what, value };
+    vec![
+        claim("buckets.logs", "S3 bucket", b.logs.0.clone()),
+        claim("buckets.artifacts", "S3 bucket", b.artifacts.0.clone()),
+        claim("buckets.content", "S3 bucket", b.content.0.clone()),
+        claim("project", "RDS identifier", naming.db_identifier()),
+        claim("project", "IAM role name", naming.role_name()),
+        claim("project", "SSM prefix", naming.ssm_prefix()),
+        claim(
+            "project",
+            "state key",
+            format!(
+                "s3://{}/{}",
+                cfg.state.bucket,
+                state_key(&cfg.project.0, env_name)
+            ),
+        ),
+    ]
+}
+
 fn var(name: &Address) -> Value {
     name.whole().into()
 }
@@ -286,8 +323,8 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv) -> Stack {
             })
             .collect(),
         app_port: APP_PORT,
-        asgi_app: &cfg.app.asgi_app,
-        health_path: &cfg.app.health_path,
+        asgi_app: &cfg.app.asgi_app.0,
+        health_path: &cfg.app.health_path.0,
     };
     stack.file(FILE_NAME, user_data.render());
 

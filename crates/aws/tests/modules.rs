@@ -182,7 +182,7 @@ fn user_data_waits_within_bounds() {
         ("HEALTH_WAIT_SECONDS", "120"),
     ] {
         let at = script
-            .find(&format!("\n{setting}={default} "))
+            .find(&format!("\n{setting}={default}\n"))
             .unwrap_or_else(|| panic!("{setting} has no default {default}"));
         assert!(
             at < hook,
@@ -195,7 +195,7 @@ fn user_data_waits_within_bounds() {
     }
     assert!(script.contains("-o DPkg::Lock::Timeout=\"${APT_LOCK_WAIT_SECONDS}\""));
     assert!(script.contains(
-        "RDS_CA_BUNDLE_URL=\"https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem\""
+        "\nRDS_CA_BUNDLE_URL=https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem\n"
     ));
     assert!(script.contains("\"sslmode\": \"verify-full\""));
     assert!(script.contains("\"PGSSLMODE\": \"verify-full\""));

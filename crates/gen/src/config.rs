@@ -217,13 +217,46 @@ fn check_app(file: &str, cfg: &AppEnv) -> Result<(), InputError> {
             "{file}: key `state.dynamodb_table` is missing but `state.lock` uses DynamoDB; fix: add the table name from envs/bootstrap.toml or set `lock = \"lockfile\"`"
         ));
     }
-    if !cfg.app.health_path.starts_with('/') {
-        return err(format!(
-            "{file}: key `app.health_path`: `{}` must start with `/`",
-            cfg.app.health_path
-        ));
-    }
     Ok(())
+}
+
+/// No two env files may take the same name in the account (a copied env file would deploy onto
+/// the other environment's buckets). Every env file in `dir` is read for this.
+pub fn check_unique(dir: &Path, name: &str, cfg: &AppEnv) -> Result<(), InputError> {
+    let file = format!("envs/{name}.toml");
+    let mine = aws::stacks::claims(name, cfg);
+    let mut lines = Vec::new();
+    let mut keys: Vec<&str> = Vec::new();
+    for other in list(dir)?.into_iter().filter(|o| o != name) {
+        let (_, env) = load(dir, &other).map_err(|e| {
+            InputError(format!(
+                "{e} (every env file is read to check that environments do not collide)"
+            ))
+        })?;
+        let Env::App(theirs) = env else { continue };
+        for t in aws::stacks::claims(&other, &theirs) {
+            for m in mine
+                .iter()
+                .filter(|m| m.what == t.what && m.value == t.value)
+            {
+                lines.push(format!(
+                    "  {} `{}`: {file} key `{}` and envs/{other}.toml key `{}`",
+                    m.what, m.value, m.key, t.key
+                ));
+                if !keys.contains(&m.key) {
+                    keys.push(m.key);
+                }
+            }
+        }
+    }
+    if lines.is_empty() {
+        return Ok(());
+    }
+    err(format!(
+        "{file} takes names another environment already has (an apply would take over its resources):\n{}\nfix: give {file} its own values for: {} (or change the other file's keys named above)",
+        lines.join("\n"),
+        keys.join(", ")
+    ))
 }
 
 /// An app environment's `[state]` must name the bootstrap environment's bucket, region and table.

@@ -46,6 +46,7 @@ pub fn stack(envs_dir: &Path, name: &str) -> Result<tf::Stack, InputError> {
     let (_, env) = config::load(envs_dir, name)?;
     let stack = match &env {
         Env::App(cfg) => {
+            config::check_unique(envs_dir, name, cfg)?;
             if envs_dir.join("bootstrap.toml").exists() {
                 if let (_, Env::Bootstrap(boot)) = config::load(envs_dir, "bootstrap")? {
                     config::check_against_bootstrap(name, cfg, &boot)?;
