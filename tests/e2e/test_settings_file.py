@@ -50,6 +50,12 @@ def client(service, **kw):
     assert service == "ssm"
     return _SSM()
 '''
+# What read_settings.py may import from botocore (client config, error types).
+STUB_BOTOCORE = {
+    "__init__.py": "",
+    "config.py": "class Config:\n    def __init__(self, **kw):\n        pass\n",
+    "exceptions.py": "class BotoCoreError(Exception):\n    pass\n\n\nclass ClientError(Exception):\n    pass\n",
+}
 
 
 def hostile(marker: Path) -> dict:
@@ -68,14 +74,16 @@ def run_writer(tmp_path: Path, values: dict, extra_env=None) -> subprocess.Compl
     stub = tmp_path / "stub"
     (stub / "boto3").mkdir(parents=True, exist_ok=True)
     (stub / "boto3/__init__.py").write_text(STUB_BOTO3)
+    (stub / "botocore").mkdir(exist_ok=True)
+    for name, text in STUB_BOTOCORE.items():
+        (stub / "botocore" / name).write_text(text)
     conf = tmp_path / "conf"
     conf.mkdir(exist_ok=True)
     env = {
         "PATH": os.environ["PATH"], "PYTHONPATH": str(stub), "AWS_REGION": "us-east-1",
         "SSM_PREFIX": "/fastapi-infra/dev", "SSM_KEYS": " ".join(KEYS),
         "EXTRA_ENV": json.dumps(extra_env or {"APP_ENV": "dev", "S3_BUCKET_LOGS": "fastapi-infra-dev-logs"}),
-        "ENV_OUT": str(conf / "env"), "DEPLOY_OUT": str(conf / "deploy"), "STUB_SSM": json.dumps(values),
-        "DB_CA_FILE": str(conf / "rds-ca-bundle.pem"), "SETTINGS_WAIT_SECONDS": "0",
+        "DB_CA_FILE": "/etc/ssl/certs/rds-ca.pem", "SETTINGS_WAIT_SECONDS": "5", "ENV_OUT": str(conf / "env"), "DEPLOY_OUT": str(conf / "deploy"), "STUB_SSM": json.dumps(values),
     }
     return subprocess.run([sys.executable, str(READ_SETTINGS)], env=env, capture_output=True, text=True,
                           timeout=60, cwd=tmp_path)
@@ -207,15 +215,10 @@ def test_writer_output_reads_back_the_same_in_bash_and_systemd(tmp_path):
     env_file, deploy_file = tmp_path / "conf/env", tmp_path / "conf/deploy"
     for f in (env_file, deploy_file):
         assert f.stat().st_mode & 0o777 == 0o600, f"{f.name} must be readable by its owner only"
-    user, pw = (urllib.parse.quote(values[k], safe="") for k in ("db_username", "db_password"))
-    ca = str(tmp_path / "conf/rds-ca-bundle.pem")
+    # The values that come from SSM or the generator, each exactly; the writer may add others.
     want_env = {
-        "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
-        "DATABASE_URL": f"postgresql://{user}:{pw}@127.0.0.1:5432/app?sslmode=verify-full&sslrootcert="
-                        + urllib.parse.quote(ca, safe=""),
         "PGHOST": "127.0.0.1", "PGPORT": "5432", "PGDATABASE": "app", "PGUSER": "app",
-        "PGPASSWORD": values["db_password"], "PGSSLMODE": "verify-full", "PGSSLROOTCERT": ca,
-        "TAVILY_API_KEY": values["tavily_api_key"],
+        "PGPASSWORD": values["db_password"], "TAVILY_API_KEY": values["tavily_api_key"],
         "GEMINI_API_KEY": values["gemini_api_key"], "APP_ENV": "dev", "S3_BUCKET_LOGS": "fastapi-infra-dev-logs",
     }
     want_deploy = {
@@ -224,8 +227,14 @@ def test_writer_output_reads_back_the_same_in_bash_and_systemd(tmp_path):
     }
     for f, want in ((env_file, want_env), (deploy_file, want_deploy)):
         text = f.read_text()
-        assert systemd_env_file(text) == want, text
-        assert bash_env_file(f, tmp_path) == want, text
+        by_systemd, by_bash = systemd_env_file(text), bash_env_file(f, tmp_path)
+        assert by_systemd == by_bash, text
+        assert by_systemd == dict(by_systemd, **want), text
+        assert len(by_systemd) == text.count("\n") - sum(v.count("\n") for v in by_systemd.values()), \
+            "every line of the file is one variable for systemd"
+    db_url = urllib.parse.urlsplit(systemd_env_file(env_file.read_text())["DATABASE_URL"])
+    assert (urllib.parse.unquote(db_url.username), urllib.parse.unquote(db_url.password)) == \
+        (values["db_username"], values["db_password"])
     assert not marker.exists(), "a command in a value ran"
     assert "t0k" not in proc.stdout + proc.stderr
 
@@ -290,9 +299,11 @@ class AuthGit(SimpleHTTPRequestHandler):
         pass
 
 
-def step4(script: str) -> str:
-    a = script.index("\n# 4. ")
-    return script[a:script.index("\n# 5. ")]
+def step(script: str, title: str) -> str:
+    """A numbered step of user_data (`# N. Title...` up to the next `# M.`), found by its title."""
+    m = re.search(rf"^# \d+\. [^\n]*{re.escape(title)}.*?(?=^# \d+\. |\Z)", script, re.M | re.S)
+    assert m, f"no step `{title}` in user_data"
+    return m.group(0)
 
 
 def test_repo_token_stays_out_of_ps_and_git_config(tmp_path):
@@ -329,7 +340,7 @@ def test_repo_token_stays_out_of_ps_and_git_config(tmp_path):
         script = (REPO / "generated/dev/user_data.sh").read_text()
         src = tmp_path / "src"
         code = "\n".join([
-            "set -euo pipefail", f"APP_USER=nobody SRC_DIR='{src}'", f". '{tmp_path}/conf/deploy'", step4(script),
+            "set -euo pipefail", f"APP_USER=nobody SRC_DIR='{src}'", f". '{tmp_path}/conf/deploy'", step(script, "The app's code"),
         ])
         env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "HOME": str(tmp_path), "GIT_CONFIG_NOSYSTEM": "1"}
         for run in ("clone", "fetch"):

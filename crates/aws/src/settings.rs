@@ -2,7 +2,7 @@
 //! (secrets come from sensitive variables), so no secret appears in user_data or outputs; the
 //! instance reads them at boot with its own role.
 
-use tf::{Body, Stack, Value};
+use tf::{Address, Body, Stack, Value};
 
 use crate::{Arn, Naming};
 
@@ -20,10 +20,11 @@ pub struct AppSettings<'a> {
 }
 
 /// What the settings give other modules: the parameter ARNs (for the instance role) and the
-/// full names (for user_data).
+/// full names (for user_data), and their addresses (what the instance must wait for).
 pub struct SettingsOutputs {
     pub arns: Vec<Arn>,
     pub names: Vec<String>,
+    pub addresses: Vec<Address>,
 }
 
 impl AppSettings<'_> {
@@ -31,6 +32,7 @@ impl AppSettings<'_> {
         let prefix = self.naming.ssm_prefix();
         let mut arns = Vec::new();
         let mut names = Vec::new();
+        let mut addresses = Vec::new();
         for p in &self.parameters {
             let name = format!("{prefix}/{}", p.key);
             let addr = stack.resource(
@@ -44,7 +46,12 @@ impl AppSettings<'_> {
             );
             arns.push(Arn(addr.attr("arn")));
             names.push(name);
+            addresses.push(addr);
         }
-        SettingsOutputs { arns, names }
+        SettingsOutputs {
+            arns,
+            names,
+            addresses,
+        }
     }
 }

@@ -66,29 +66,43 @@ fn hostile(marker: &Path) -> Vec<String> {
     ]
 }
 
-/// The parts of the script the test runs, in order: the settings, step 3, steps 6 and 7.
-fn runnable(script: &str, dir: &Path) -> String {
-    let between = |from: &str, to: Option<&str>| {
-        let a = script
-            .find(from)
-            .unwrap_or_else(|| panic!("no `{from}` in the script"));
-        let b = to.map_or(script.len(), |t| {
-            a + script[a..]
-                .find(t)
-                .unwrap_or_else(|| panic!("no `{t}` after `{from}`"))
-        });
-        script[a..b].to_string()
+/// A numbered step of the script (`# N. Title...` up to the next `# M.`), found by its title.
+fn step<'a>(script: &'a str, title: &str) -> &'a str {
+    let is_header = |l: &str| {
+        let digits = l
+            .strip_prefix("# ")
+            .map_or("", |r| r.split('.').next().unwrap_or(""));
+        !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit())
     };
+    let lines: Vec<&str> = script.split_inclusive('\n').collect();
+    let start = lines
+        .iter()
+        .position(|l| is_header(l) && l.contains(title))
+        .unwrap_or_else(|| panic!("no step `{title}` in the script"));
+    let end = (start + 1..lines.len())
+        .find(|&i| is_header(lines[i]))
+        .unwrap_or(lines.len());
+    let from: usize = lines[..start].iter().map(|l| l.len()).sum();
+    let len: usize = lines[start..end].iter().map(|l| l.len()).sum();
+    &script[from..from + len]
+}
+
+/// The parts of the script the test runs, in order: the settings, the SSM step, the unit and the
+/// health check.
+fn runnable(script: &str, dir: &Path) -> String {
+    let a = script.find("\nAPP_NAME=").expect("the settings block");
+    let b = a + script[a..].find("# end of settings").expect("its end");
     let d = dir.display();
     [
-        "set -euo pipefail".to_string(),
-        between("\nAPP_NAME=", Some("# end of settings")),
+        "set -euo pipefail",
+        &script[a..b],
         // Only the files move into the test's folder; the values stay what the script made.
-        format!(
+        &format!(
             "CONF_DIR='{d}/conf'; ENV_FILE='{d}/conf/env'; DEPLOY_FILE='{d}/conf/deploy'; UNIT_FILE='{d}/unit.service'"
         ),
-        between("\n# 3. ", Some("\n# 4. ")),
-        between("\n# 6. ", None),
+        step(script, "Settings from SSM"),
+        step(script, "The systemd unit"),
+        step(script, "for the health endpoint"),
     ]
     .join("\n")
 }
