@@ -102,12 +102,6 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-# --- The writer: one format for every reader ---------------------------------------------
-# systemd (EnvironmentFile=, parse_env_file_internal in src/basic/env-file.c) and bash both read
-# KEY='...' as the bytes between the quotes, verbatim (newlines too), and after a closing quote
-# both go on reading the same value: a `'` is written '"'"' (close, a double-quoted ', reopen).
-# Bash expands and runs nothing in single quotes. systemd (252) drops a value with a control
-# character other than tab and newline, so the writer refuses those instead.
 KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
@@ -175,10 +169,8 @@ def split_repo_url(url):
 prefix = os.environ["SSM_PREFIX"]
 keys = os.environ["SSM_KEYS"].split()
 wait = float(os.environ.get("SETTINGS_WAIT_SECONDS", "600"))
-# AWS_ENDPOINT_URL_SSM / AWS_ENDPOINT_URL (from /etc/default/<app>) also work with older boto3.
 endpoint = os.environ.get("AWS_ENDPOINT_URL_SSM") or os.environ.get("AWS_ENDPOINT_URL") or None
-# Not there yet or not allowed yet (code prefixes): retried. Anything else fails at once.
-RETRY = ("AccessDenied", "ParameterNotFound", "Throttl", "UnrecognizedClient", "ExpiredToken", "InternalServerError")
+RETRY = ("ParameterNotFound", "Throttl", "UnrecognizedClient", "ExpiredToken")
 names = [f"{prefix}/{k}" for k in keys]
 got = {}
 
@@ -186,15 +178,15 @@ got = {}
 def fetch():
     """One try at the parameters not read yet: None when all are read, else what is wrong."""
     cfg = Config(connect_timeout=5, read_timeout=20, retries={"max_attempts": 2})
-    # A new client each try: the role's credentials (IMDS) may come late.
     ssm = boto3.client("ssm", region_name=os.environ["AWS_REGION"], endpoint_url=endpoint, config=cfg)
     todo = [n for n in names if n.rsplit("/", 1)[1] not in got]
     for i in range(0, len(todo), 10):
         try:
             resp = ssm.get_parameters(Names=todo[i:i + 10], WithDecryption=True)
         except ClientError as e:
-            code, msg = e.response["Error"].get("Code", ""), e.response["Error"].get("Message", "")
-            if not code.startswith(RETRY):
+            code, msg = e.response["Error"].get("Code", ""), " ".join(e.response["Error"].get("Message", "").split())[:300]
+            status = e.response["ResponseMetadata"].get("HTTPStatusCode", 0)
+            if not (code.startswith(RETRY) or status in (403, 429) or status >= 500):
                 raise SystemExit(f"user-data: FAILED: SSM GetParameters: {code}: {msg}")
             return f"{code}: {msg}"
         except BotoCoreError as e:  # no credentials yet, no connection, timeout
@@ -218,7 +210,6 @@ while problem := fetch():
 print(f"user-data: settings: read {len(names)} parameters under {prefix}", flush=True)
 user = urllib.parse.quote(got["db_username"], safe="")
 password = urllib.parse.quote(got["db_password"], safe="")
-# The server's certificate is verified against the RDS CA bundle, host name included.
 tls = urllib.parse.urlencode({"sslmode": "verify-full", "sslrootcert": os.environ["DB_CA_FILE"]})
 env = {
     "AWS_REGION": os.environ["AWS_REGION"],
@@ -235,7 +226,6 @@ env = {
     "GEMINI_API_KEY": got["gemini_api_key"],
 }
 env.update(json.loads(os.environ.get("EXTRA_ENV") or "{}"))
-# Endpoint overrides from /etc/default/<app> (tests, proxies) reach the app too.
 for k in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "TAVILY_API_URL", "GEMINI_API_URL", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"):
     if os.environ.get(k):
         env[k] = os.environ[k]

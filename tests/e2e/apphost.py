@@ -77,7 +77,8 @@ def build_image() -> tuple[Path, float]:
 
 def wheelhouse(python_version: str) -> tuple[Path, float]:
     """Wheels of the fixture app's requirements, uvicorn and pip for the root's Python, downloaded
-    once into the cache (keyed by the requirements and the Python version) under a file lock."""
+    once into the cache (keyed by the requirements and the Python version) under a file lock.
+    Wheelhouses of other keys go once unused for a day (another checkout's test may use one)."""
     t0 = time.monotonic()
     req = FIXTURES / "app/requirements.txt"
     wanted = ["uvicorn", "pip"]
@@ -86,9 +87,11 @@ def wheelhouse(python_version: str) -> tuple[Path, float]:
     CACHE.mkdir(parents=True, exist_ok=True)
     with open(CACHE / "wheels.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (out / ".complete").exists():
+        if (out / ".complete").exists():
+            out.touch()
+        else:
             for old in CACHE.glob("wheels-*"):
-                if old.is_dir():
+                if old.is_dir() and time.time() - old.stat().st_mtime > 86400:
                     shutil.rmtree(old)
             tmp = Path(tempfile.mkdtemp(prefix=f"wheels-{key}.tmp.", dir=CACHE))
             sh(sys.executable, "-m", "pip", "download", "-q", "-d", tmp, "--only-binary=:all:",
@@ -176,9 +179,14 @@ class Postgres:
         shutil.rmtree(self.base, ignore_errors=True)
 
 
+def _utc(iso: str) -> datetime:
+    return datetime.strptime(iso, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+
+
 class Imds:
     """An IMDSv2 stand-in: PUT /latest/api/token, then GETs with the token; serves the instance
-    role's credentials from `credentials()` (AssumeRole against moto), renewed before they expire."""
+    role's credentials from `credentials()` (AssumeRole against moto: AccessKeyId, SecretAccessKey,
+    SessionToken, Expiration as ISO 8601), renewed 10 minutes before they expire."""
 
     def __init__(self, role_name: str, credentials, instance_id: str):
         self.role, self.instance_id = role_name, instance_id
@@ -228,13 +236,13 @@ class Imds:
 
     def credentials(self) -> dict:
         with self._lock:
-            if self._creds is None or (self._creds["Expiration"] - datetime.now(timezone.utc)).total_seconds() < 600:
+            if self._creds is None or (_utc(self._creds["Expiration"]) - datetime.now(timezone.utc)).total_seconds() < 600:
                 self._creds = self._credentials()
             c = self._creds
             return {
                 "Code": "Success", "Type": "AWS-HMAC", "LastUpdated": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "AccessKeyId": c["AccessKeyId"], "SecretAccessKey": c["SecretAccessKey"], "Token": c["SessionToken"],
-                "Expiration": c["Expiration"].strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "Expiration": c["Expiration"],
             }
 
     def stop(self):

@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 
 from apphost import Container, Imds, NetNS, Postgres, Relay, Static, apt_packages, build_image, make_ca, sh, wait_for, wheelhouse
-from harness import FIXTURES, REGION, REPO
+from harness import FIXTURES, REGION, REPO, MotoIAM
 
 ENV = "dev"
 APP = "fastapi-infra"
@@ -51,6 +51,37 @@ os.write(w, b"x")
 time.sleep(int(sys.argv[1]))
 """
 
+# Run on the host as the app user with the app's environment: what the role lets the app do,
+# through boto3's default credential chain (IMDS). One line of JSON: each request's outcome.
+PROBE = """import json, os, sys, uuid
+import boto3
+from botocore.exceptions import ClientError
+own_param, other_param, state_bucket, state_key = sys.argv[1:]
+session = boto3.Session()
+out = {"keys in env": sorted(k for k in os.environ if k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")),
+       "credentials": session.get_credentials().method}
+client = lambda s: session.client(s, endpoint_url=os.environ.get("AWS_ENDPOINT_URL"), region_name=os.environ["AWS_REGION"])
+s3, ssm = client("s3"), client("ssm")
+out["identity"] = client("sts").get_caller_identity()["Arn"]
+def attempt(name, fn):
+    try:
+        fn()
+        out[name] = "ok"
+    except ClientError as e:  # the HTTP status: moto answers SSM's AccessDenied in XML, which
+        out[name] = str(e.response["ResponseMetadata"]["HTTPStatusCode"])  # botocore cannot name
+bucket, key = os.environ["S3_BUCKET_CONTENT"], f"probe/{uuid.uuid4()}"
+attempt("content write", lambda: s3.put_object(Bucket=bucket, Key=key, Body=b"probe"))
+attempt("content read", lambda: s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+attempt("content list", lambda: s3.list_objects_v2(Bucket=bucket))
+attempt("content delete", lambda: s3.delete_object(Bucket=bucket, Key=key))
+attempt("own parameter", lambda: ssm.get_parameter(Name=own_param, WithDecryption=True))
+attempt("other env's parameter", lambda: ssm.get_parameter(Name=other_param, WithDecryption=True))
+attempt("state read", lambda: s3.get_object(Bucket=state_bucket, Key=state_key))
+attempt("state list", lambda: s3.list_objects_v2(Bucket=state_bucket))
+attempt("state write", lambda: s3.put_object(Bucket=state_bucket, Key=state_key, Body=b"{}"))
+print(json.dumps(out))
+"""
+
 
 # ---------------------------------------------------------------------------------------------
 # The role and the parameters, as generated/dev/main.tf.json declares them.
@@ -68,9 +99,11 @@ def _resolve(value, account):
             return f"arn:aws:s3:::{res[kind][name]['bucket']}"
         if kind == "aws_iam_role" and attr == "name":
             return res[kind][name]["name"]
+        if kind == "data.aws_caller_identity" and attr == "account_id":
+            return account
         raise AssertionError(f"the test cannot resolve ${{{kind}.{name}.{attr}}}: teach _resolve")
 
-    return re.sub(r"\$\{(\w+)\.(\w+)\.(\w+)\}", one, value)
+    return re.sub(r"\$\{((?:data\.)?\w+)\.(\w+)\.(\w+)\}", one, value)
 
 
 def policy_json(data_name: str, account: str) -> str:
@@ -101,12 +134,13 @@ def ref_name(value: str) -> str:
 
 
 class Aws:
-    """The env's IAM role and SSM parameters in moto, created the way Terraform creates them."""
+    """The env's IAM role and SSM parameters in moto (IAM enforced), created by its admin the way
+    Terraform creates them; what the role must not reach: another env's parameter and the state."""
 
-    def __init__(self, moto, settings: dict[str, str]):
+    def __init__(self, moto: MotoIAM, settings: dict[str, str]):
         self.moto, self.settings = moto, settings
-        self.iam, self.ssm, self.s3 = moto.boto("iam"), moto.boto("ssm"), moto.boto("s3")
-        self.account = moto.boto("sts").get_caller_identity()["Account"]
+        self.iam, self.ssm, self.s3 = moto.admin_boto("iam"), moto.admin_boto("ssm"), moto.admin_boto("s3")
+        self.account = moto.admin_boto("sts").get_caller_identity()["Account"]
         role = MAIN_TF["resource"]["aws_iam_role"]["app"]
         self.role = role["name"]
         self.role_arn = self.iam.create_role(
@@ -118,11 +152,17 @@ class Aws:
         self.iam.add_role_to_instance_profile(InstanceProfileName=profile, RoleName=self.role)
         for b in MAIN_TF["resource"]["aws_s3_bucket"].values():
             self.s3.create_bucket(Bucket=b["bucket"])
+        backend = json.loads((REPO / f"generated/{ENV}/backend.tf.json").read_text())["terraform"]["backend"]["s3"]
+        self.state_bucket, self.state_key = backend["bucket"], backend["key"]
+        self.s3.create_bucket(Bucket=self.state_bucket)
+        self.s3.put_object(Bucket=self.state_bucket, Key=self.state_key, Body=b'{"version": 4}')
+        self.other_parameter = f"/{APP}/prod/db_password"
+        self.ssm.put_parameter(Name=self.other_parameter, Type="SecureString", Value="prod-secret")
 
     def assume_role(self) -> dict:
-        """The role's credentials, as EC2 gets them for the instance (AssumeRole)."""
-        sts = self.moto.boto("sts")
-        return sts.assume_role(RoleArn=self.role_arn, RoleSessionName=INSTANCE_ID)["Credentials"]
+        """The role's credentials, as EC2 gets them for the instance (AssumeRole by the service,
+        MotoIAM's way around moto's trust-policy check; see harness.MotoIAM)."""
+        return self.moto.assume_role(self.role_arn, session_name=INSTANCE_ID)
 
     def create_parameters(self, skip=()):
         """Every aws_ssm_parameter of the document (but `skip`), in its order."""
@@ -306,8 +346,8 @@ class Host:
 
 
 @pytest.fixture
-def host_factory(tmp_path, moto):
-    made = []
+def host_factory(tmp_path):
+    made, moto = [], MotoIAM(tmp_path)
 
     def make(**kw):
         h = Host(tmp_path, moto, **kw)
@@ -319,6 +359,7 @@ def host_factory(tmp_path, moto):
     finally:
         for h in made:
             h.close()
+        moto.stop()
 
 
 def assert_installed_by_user_data(host: Host, log: str):
@@ -408,6 +449,20 @@ def test_app_host_boot_deploy_verify(host_factory):
         assert re.search(rf"^PASS {check}:", verified.stdout, re.M), f"{check} missing:\n{verified.stdout}"
     assert verified.stdout.count("PASS s3:") == 3
 
+    # The role, evaluated (IAM enforced in moto): from inside the host, as the app user, with the
+    # credentials IMDS hands out, the app reaches its own things and is refused the others.
+    (host.root / "usr/local/share/probe.py").write_text(PROBE)
+    probe = ssh("sudo bash -c 'set -a; . /etc/fastapi-infra/env; set +a; exec runuser -u fastapi -- python3 "
+                f"/usr/local/share/probe.py {PREFIX}/db_password {host.aws.other_parameter} "
+                f"{host.aws.state_bucket} {host.aws.state_key}'").stdout
+    got = json.loads(probe.strip().splitlines()[-1])
+    assert got == {
+        "keys in env": [], "credentials": "iam-role",
+        "identity": f"arn:aws:sts::{host.aws.account}:assumed-role/{host.aws.role}/{INSTANCE_ID}",
+        "content write": "ok", "content read": "ok", "content list": "ok", "content delete": "ok",
+        "own parameter": "ok", "other env's parameter": "403", "state read": "403", "state list": "403", "state write": "403",
+    }, got
+
     # The server's certificate is really verified: with another CA in place, the same settings fail.
     ca_file = f"/etc/{APP}/rds-ca-bundle.pem"
     ssh("sudo", "cp", ca_file, ca_file + ".good")
@@ -447,7 +502,8 @@ def test_app_host_cold_start(host_factory):
     t0 = time.monotonic()
     host = host_factory(hook={})  # the default bounds: SETTINGS_WAIT_SECONDS=600
     host.boot()
-    wait_for("user_data asking for its settings", lambda: "user-data: settings try 1:" in host.log(), 900, 3)
+    wait_for("user_data asking for its settings", lambda: re.search(r"^user-data: (settings try 1:|FAILED)", host.log(), re.M), 900, 3)
+    assert "user-data: FAILED" not in host.log(), host.log()[-4000:]
     t_refused = time.monotonic()
     time.sleep(35)
     host.aws.create_parameters()
@@ -459,7 +515,11 @@ def test_app_host_cold_start(host_factory):
     assert "status: done" in status, f"cloud-init: {status}\nuser-data.log:\n{log[-6000:]}"
     attempts = re.findall(r"^user-data: settings try (\d+): (\w+)", log, re.M)
     assert len(attempts) >= 3, log[-4000:]
-    assert {code for _, code in attempts} <= {"ParameterNotFound", "AccessDeniedException"}, attempts
+    codes = [code for _, code in attempts]
+    # No policy yet: IAM refuses (HTTP 403) before SSM looks for the names. AWS names it
+    # AccessDeniedException; moto answers in XML, which botocore reports as code "403".
+    assert set(codes) <= {"ParameterNotFound", "AccessDeniedException", "403"}, attempts
+    assert {"AccessDeniedException", "403"} & set(codes), attempts
     assert re.search(r"^user-data: settings: read 9 parameters under /fastapi-infra/dev", log, re.M), log[-4000:]
     assert "test-password-123" not in log, "user_data logged a secret"
     assert '"version":"v1"' in host.script("curl-health.sh", ENV).stdout

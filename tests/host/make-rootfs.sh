@@ -12,6 +12,8 @@
 # (APT_PACKAGES=(...); USER_DATA overrides the file). Concurrent runs are safe: one builds
 # under a lock, the others wait for it (bounded) and reuse the result. debootstrap's downloads
 # are kept in CACHE_DIR/debootstrap-debs, so a rebuild after a change of this script is fast.
+# Images of other keys are removed once unused for a day (a test of another checkout may be
+# using one right now).
 set -euo pipefail
 
 if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
@@ -26,6 +28,7 @@ read -r -a user_data_packages <<<"$(sed -E 's/^APT_PACKAGES=\((.*)\)$/\1/' <<<"$
 key="$( (cat "$0"; echo "${user_data_packages[@]}") | sha256sum | cut -c1-16)"
 image="${cache}/host-${key}"
 if [ -f "${image}/.complete" ]; then
+  touch "${image}"
   echo "${image}"
   exit 0
 fi
@@ -41,8 +44,7 @@ if [ -f "${image}/.complete" ]; then  # built by the run we waited for
   exit 0
 fi
 
-# Images made by older versions of this script (or older package lists) are of no further use.
-rm -rf "${cache}"/host-* "${cache}"/rootfs-*
+find "${cache}" -mindepth 1 -maxdepth 1 \( -name 'host-*' -o -name 'rootfs-*' \) -mmin +1440 -exec rm -rf {} +
 work="$(mktemp -d "${cache}/host-${key}.tmp.XXXXXX")"
 trap 'rm -rf --one-file-system "${work}"' EXIT
 root="${work}/root"
@@ -71,6 +73,7 @@ fi
 
 # The packages user_data installs, downloaded (not installed) with every dependency the root
 # lacks, then moved out into a flat repository. The root keeps no package lists or archives.
+in_root apt-get clean
 in_root apt-get update -qq >&2
 in_root apt-get install -y -qq --download-only --no-install-recommends "${user_data_packages[@]}" >&2
 repo="${work}/apt"

@@ -97,8 +97,8 @@ keys = os.environ["SSM_KEYS"].split()
 wait = float(os.environ.get("SETTINGS_WAIT_SECONDS", "600"))
 # AWS_ENDPOINT_URL_SSM / AWS_ENDPOINT_URL (from /etc/default/<app>) also work with older boto3.
 endpoint = os.environ.get("AWS_ENDPOINT_URL_SSM") or os.environ.get("AWS_ENDPOINT_URL") or None
-# Not there yet or not allowed yet (code prefixes): retried. Anything else fails at once.
-RETRY = ("AccessDenied", "ParameterNotFound", "Throttl", "UnrecognizedClient", "ExpiredToken", "InternalServerError")
+# Not there yet or not allowed yet (HTTP 403, 429, 5xx, these codes): retried. Else: fail at once.
+RETRY = ("ParameterNotFound", "Throttl", "UnrecognizedClient", "ExpiredToken")
 names = [f"{prefix}/{k}" for k in keys]
 got = {}
 
@@ -113,8 +113,9 @@ def fetch():
         try:
             resp = ssm.get_parameters(Names=todo[i:i + 10], WithDecryption=True)
         except ClientError as e:
-            code, msg = e.response["Error"].get("Code", ""), e.response["Error"].get("Message", "")
-            if not code.startswith(RETRY):
+            code, msg = e.response["Error"].get("Code", ""), " ".join(e.response["Error"].get("Message", "").split())[:300]
+            status = e.response["ResponseMetadata"].get("HTTPStatusCode", 0)
+            if not (code.startswith(RETRY) or status in (403, 429) or status >= 500):
                 raise SystemExit(f"user-data: FAILED: SSM GetParameters: {code}: {msg}")
             return f"{code}: {msg}"
         except BotoCoreError as e:  # no credentials yet, no connection, timeout

@@ -270,3 +270,33 @@ fn user_data_waits_within_bounds() {
     assert!(script.contains("\"sslmode\": \"verify-full\""));
     assert!(script.contains("\"PGSSLMODE\": \"verify-full\""));
 }
+
+/// The Python inside user_data is read_settings.py without its comment lines, every other line
+/// kept in order, and it still compiles.
+#[test]
+fn user_data_python_drops_only_comment_lines() {
+    let src = include_str!("../templates/read_settings.py");
+    let py = aws::user_data::read_settings_py();
+    let code: Vec<&str> = src
+        .trim_end()
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect();
+    assert_eq!(py.lines().collect::<Vec<_>>(), code);
+    assert!(py.len() < src.len() && !py.lines().any(|l| l.trim_start().starts_with('#')));
+    let dir = std::env::temp_dir().join(format!("fastapi-infra-py-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("read_settings.py");
+    std::fs::write(&file, &py).unwrap();
+    let out = std::process::Command::new("python3")
+        .args(["-m", "py_compile"])
+        .arg(&file)
+        .output()
+        .expect("python3 runs");
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
