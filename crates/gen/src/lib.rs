@@ -1,9 +1,12 @@
 //! The `gen` command: reads `envs/<name>.toml`, builds each environment's Terraform document
 //! and writes `generated/<name>/`. See README.md for the workflow.
 
+pub mod commit;
 pub mod config;
 pub mod graph;
+pub mod lockfile;
 pub mod output;
+pub mod readme;
 pub mod review;
 
 use std::path::Path;

@@ -31,6 +31,7 @@ pub mod body;
 pub mod error;
 pub mod hcl;
 pub mod json;
+pub mod lock;
 pub mod stack;
 pub mod value;
 
