@@ -327,22 +327,33 @@ class Host:
         return out.stdout + out.stderr, time.monotonic() - self.t_boot
 
     def close(self):
+        """Everything down, each step timed (tmp/close-timings.txt)."""
         for name in ("user-data.log", "cloud-init.log"):  # kept for the reader of a failure
             if (self.root / "var/log" / name).is_file():
                 shutil.copy(self.root / "var/log" / name, self.tmp / name)
-        if self.container:
-            self.container.stop()
-        if self.relay:
-            self.relay.stop()
-        if self.netns:
-            self.netns.delete()
-        if self.imds:
-            self.imds.stop()
-        for s in self.servers:
-            s.stop()
-        if self.pg:
-            self.pg.remove()
-        subprocess.run(["rm", "-rf", "--one-file-system", str(self.root)], check=False)
+        took = {}
+
+        def timed(name, fn):
+            t = time.monotonic()
+            try:
+                fn()
+            finally:
+                took[name] = time.monotonic() - t
+
+        steps = [("container", self.container and self.container.stop), ("relay", self.relay and self.relay.stop),
+                 ("netns", self.netns and self.netns.delete), ("imds", self.imds and self.imds.stop),
+                 *((f"server {s.port}", s.stop) for s in self.servers), ("postgres", self.pg and self.pg.remove),
+                 ("root", lambda: subprocess.run(["rm", "-rf", "--one-file-system", str(self.root)], check=False))]
+        errors = []
+        for name, fn in steps:  # every step, whatever failed before
+            try:
+                if fn:
+                    timed(name, fn)
+            except Exception as e:
+                errors.append(e)
+        (self.tmp / "close-timings.txt").write_text("".join(f"{k} {v:.1f}\n" for k, v in took.items()))
+        if errors:
+            raise errors[0]
 
 
 @pytest.fixture
