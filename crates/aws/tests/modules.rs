@@ -235,7 +235,7 @@ fn user_data_keeps_bash_expansions() {
 #[test]
 fn user_data_waits_within_bounds() {
     let cfg = dev();
-    let stack = aws::stacks::app_stack("dev", &cfg);
+    let stack = aws::stacks::app_stack("dev", &cfg, "cargo run -p gen -- --env dev");
     let (_, script) = stack
         .files
         .iter()
