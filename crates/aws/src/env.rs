@@ -285,12 +285,14 @@ pub enum KmsTarget {
 
 impl KmsKeyArn {
     pub fn parse(s: &str) -> Result<KmsKeyArn, String> {
-        let fix = "fix: use the ARN bootstrap prints (`terraform -chdir=generated/bootstrap output state_kms_alias_arn`), e.g. `arn:aws:kms:us-east-1:123456789012:alias/fastapi-infra-tfstate`";
+        let fix = "fix: use the alias name bootstrap creates (e.g. `alias/fastapi-infra-tfstate`) or the ARN it prints (`terraform -chdir=generated/bootstrap output state_kms_alias_arn`)";
         at_most(s, 2048, "a KMS ARN").map_err(|e| format!("{e}; {fix}"))?;
         let shown = shown(s);
         let parts: Vec<&str> = s.splitn(6, ':').collect();
         let [arn, partition, "kms", region, account, resource] = parts.as_slice() else {
-            return Err(format!("{shown} is not a KMS key or alias ARN (a bare key id or alias name would be resolved in the caller's account); {fix}"));
+            return Err(format!(
+                "{shown} is not a KMS alias name or a KMS key or alias ARN; {fix}"
+            ));
         };
         let is_partition = partition.starts_with("aws")
             && partition
@@ -340,9 +342,49 @@ fn is_key_id(id: &str) -> bool {
     groups.len() == 5 && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| hex(g, n))
 }
 
-impl<'de> Deserialize<'de> for KmsKeyArn {
+/// How an app env names the state key (the S3 backend's `kms_key_id`): the alias name
+/// bootstrap creates, or a key or alias ARN. S3 resolves an alias name in the requester's
+/// account (S3 API Reference, `ServerSideEncryptionByDefault.KMSMasterKeyID`); bootstrap
+/// creates the bucket and the key in the account the envs deploy to, so the name needs no
+/// account id. An ARN pins the key when the state is written from another account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StateKey {
+    AliasName(KmsAlias),
+    Arn(KmsKeyArn),
+}
+
+impl StateKey {
+    pub fn parse(s: &str) -> Result<StateKey, String> {
+        if s.starts_with("alias/") {
+            return KmsAlias::parse(s).map(StateKey::AliasName);
+        }
+        KmsKeyArn::parse(s).map(StateKey::Arn)
+    }
+
+    /// The value the backend block carries.
+    pub fn as_str(&self) -> &str {
+        match self {
+            StateKey::AliasName(a) => &a.0,
+            StateKey::Arn(k) => &k.arn,
+        }
+    }
+
+    /// The alias this names, when it names one.
+    pub fn alias(&self) -> Option<&KmsAlias> {
+        match self {
+            StateKey::AliasName(a) => Some(a),
+            StateKey::Arn(KmsKeyArn {
+                target: KmsTarget::Alias(a),
+                ..
+            }) => Some(a),
+            StateKey::Arn(_) => None,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for StateKey {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        KmsKeyArn::parse(&String::deserialize(d)?).map_err(de::Error::custom)
+        StateKey::parse(&String::deserialize(d)?).map_err(de::Error::custom)
     }
 }
 
@@ -833,9 +875,9 @@ pub struct State {
     pub lock: Lock,
     /// Required when `lock` uses DynamoDB.
     pub dynamodb_table: Option<Name>,
-    /// The KMS key that encrypts the state objects (the S3 backend's `kms_key_id`): the ARN of
-    /// the key bootstrap creates, or of its alias.
-    pub kms_key_id: KmsKeyArn,
+    /// The KMS key that encrypts the state objects (the S3 backend's `kms_key_id`): the alias
+    /// bootstrap creates, by name or ARN, or the key's ARN.
+    pub kms_key_id: StateKey,
 }
 
 /// How state is locked.
@@ -999,11 +1041,13 @@ mod tests {
         )
         .is_ok());
         for (bad, why) in [
-            ("alias/fastapi-infra-tfstate", "caller's account"),
-            ("1234abcd-12ab-34cd-56ef-1234567890ab", "caller's account"),
+            (
+                "1234abcd-12ab-34cd-56ef-1234567890ab",
+                "not a KMS alias name or a KMS key or alias ARN",
+            ),
             (
                 "arn:aws:s3:us-east-1:123456789012:alias/x",
-                "not a KMS key or alias ARN",
+                "not a KMS alias name or a KMS key or alias ARN",
             ),
             ("arn:aws:kms:us-east-1:1234:alias/x", "12 digits"),
             ("arn:aws:kms:us-east-1:123456789012:key/nope", "not a UUID"),
@@ -1014,6 +1058,27 @@ mod tests {
         ] {
             let e = KmsKeyArn::parse(bad).unwrap_err();
             assert!(e.contains(why) && e.contains("fix:"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn the_state_key_is_an_alias_name_or_an_arn() {
+        let name = StateKey::parse("alias/fastapi-infra-tfstate").unwrap();
+        assert_eq!(name.as_str(), "alias/fastapi-infra-tfstate");
+        assert_eq!(name.alias().unwrap().0, "alias/fastapi-infra-tfstate");
+        let arn = "arn:aws:kms:us-east-1:123456789012:alias/fastapi-infra-tfstate";
+        let by_arn = StateKey::parse(arn).unwrap();
+        assert_eq!((by_arn.as_str(), by_arn.alias()), (arn, name.alias()));
+        let key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        assert_eq!(StateKey::parse(key).unwrap().alias(), None);
+        for bad in [
+            "alias/aws/s3",
+            "alias/",
+            "alias/a b",
+            "1234abcd-12ab-34cd-56ef-1234567890ab",
+        ] {
+            let e = StateKey::parse(bad).unwrap_err();
+            assert!(e.contains("fix:"), "{bad}: {e}");
         }
     }
 

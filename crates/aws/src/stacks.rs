@@ -108,7 +108,7 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv, regenerate: &str) -> Stack {
         .attr("encrypt", true)
         // Without a key id the backend sends an AES256 header with every write, whatever the
         // bucket's default encryption says.
-        .attr("kms_key_id", cfg.state.kms_key_id.arn.as_str());
+        .attr("kms_key_id", cfg.state.kms_key_id.as_str());
     if cfg.state.lock.dynamodb() {
         if let Some(t) = &cfg.state.dynamodb_table {
             backend.set("dynamodb_table", t.0.as_str());
@@ -457,7 +457,7 @@ pub fn bootstrap_stack(env_name: &str, cfg: &BootstrapEnv) -> Stack {
     );
     stack.output(
         "state_kms_alias_arn",
-        "ARN of the key's alias: the value of [state].kms_key_id in every app env file",
+        "ARN of the key's alias: [state].kms_key_id for app envs whose state is written from another account",
         out.alias_arn,
     );
     stack.output(

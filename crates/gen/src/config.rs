@@ -4,7 +4,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use aws::env::{AppEnv, BootstrapEnv, Env, Kind, KmsTarget, Name};
+use aws::env::{AppEnv, BootstrapEnv, Env, Kind, Name, StateKey};
 use serde::Deserialize;
 
 /// Bad input: exit status 2.
@@ -280,18 +280,19 @@ pub fn check_against_bootstrap(
             s.region, boot.region, boot.region
         ));
     }
-    let key = &s.kms_key_id;
-    if key.region != boot.region.0 {
-        return err(format!(
-            "{file}: key `state.kms_key_id` is in region `{}` but envs/bootstrap.toml creates the state key in `{}`; fix: use the ARN `terraform -chdir=generated/bootstrap output state_kms_alias_arn` prints",
-            key.region, boot.region
-        ));
+    if let StateKey::Arn(key) = &s.kms_key_id {
+        if key.region != boot.region.0 {
+            return err(format!(
+                "{file}: key `state.kms_key_id` is in region `{}` but envs/bootstrap.toml creates the state key in `{}`; fix: use `{}`",
+                key.region, boot.region, boot.state.kms_key_alias
+            ));
+        }
     }
-    if let KmsTarget::Alias(a) = &key.target {
+    if let Some(a) = s.kms_key_id.alias() {
         if *a != boot.state.kms_key_alias {
             return err(format!(
-                "{file}: key `state.kms_key_id` names the alias `{a}` but envs/bootstrap.toml creates `{}`; fix: use `arn:{}:kms:{}:{}:{}`",
-                boot.state.kms_key_alias, key.partition, boot.region, key.account, boot.state.kms_key_alias
+                "{file}: key `state.kms_key_id` names the alias `{a}` but envs/bootstrap.toml creates `{}`; fix: use `{}`",
+                boot.state.kms_key_alias, boot.state.kms_key_alias
             ));
         }
     }

@@ -222,14 +222,14 @@ fn state_backend_must_match_bootstrap() {
             "envs/prod.toml",
             "state.kms_key_id",
             "envs/bootstrap.toml creates `alias/fastapi-infra-tfstate`",
-            "fix: use `arn:aws:kms:us-east-1:123456789012:alias/fastapi-infra-tfstate`",
+            "fix: use `alias/fastapi-infra-tfstate`",
         ],
     );
     rejects(
         "state-key-region",
         "dev",
-        "arn:aws:kms:us-east-1:",
-        "arn:aws:kms:eu-west-3:",
+        "\"alias/fastapi-infra-tfstate\"",
+        "\"arn:aws:kms:eu-west-3:123456789012:alias/fastapi-infra-tfstate\"",
         &[
             "envs/dev.toml",
             "state.kms_key_id",
@@ -240,12 +240,12 @@ fn state_backend_must_match_bootstrap() {
     rejects(
         "state-key-name",
         "dev",
-        "\"arn:aws:kms:us-east-1:123456789012:alias/fastapi-infra-tfstate\"",
         "\"alias/fastapi-infra-tfstate\"",
+        "\"1234abcd-12ab-34cd-56ef-1234567890ab\"",
         &[
             "envs/dev.toml:",
             "state.kms_key_id",
-            "caller's account",
+            "not a KMS alias name or a KMS key or alias ARN",
             "fix:",
         ],
     );
