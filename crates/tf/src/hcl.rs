@@ -147,6 +147,9 @@ pub fn render(stack: &Stack, header: &str) -> Result<Vec<File>> {
             if v.sensitive {
                 b.set("sensitive", true);
             }
+            if v.ephemeral {
+                b.set("ephemeral", true);
+            }
             for (c, m) in &v.validations {
                 b.push_block(
                     "validation",

@@ -146,6 +146,9 @@ pub fn render(stack: &Stack, header: &str) -> Vec<File> {
             if v.sensitive {
                 m.insert("sensitive".into(), J::Bool(true));
             }
+            if v.ephemeral {
+                m.insert("ephemeral".into(), J::Bool(true));
+            }
             if !v.validations.is_empty() {
                 let vals = v
                     .validations

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeSet, HashSet};
 
-use crate::body::Body;
+use crate::body::{Body, Entry};
 use crate::error::{Error, Result};
 use crate::value::{Address, Ref, Value};
 
@@ -24,6 +24,9 @@ pub struct Variable {
     pub description: String,
     pub default: Option<Value>,
     pub sensitive: bool,
+    /// `ephemeral = true` (Terraform >= 1.10): the value is kept out of plan and state, and may
+    /// only reach write-only arguments.
+    pub ephemeral: bool,
     /// `validation` blocks: a condition and the message shown when it is false.
     pub validations: Vec<(Value, String)>,
 }
@@ -36,11 +39,16 @@ impl Variable {
             description: description.into(),
             default: None,
             sensitive: false,
+            ephemeral: false,
             validations: Vec::new(),
         }
     }
     pub fn sensitive(mut self) -> Self {
         self.sensitive = true;
+        self
+    }
+    pub fn ephemeral(mut self) -> Self {
+        self.ephemeral = true;
         self
     }
     pub fn default(mut self, v: impl Into<Value>) -> Self {
@@ -75,6 +83,14 @@ const SENSITIVE_ATTRIBUTES: &[(&str, &str)] = &[
     ("aws_ssm_parameter", "insecure_value"),
     ("aws_db_instance", "password"),
     ("aws_iam_access_key", "secret"),
+];
+
+/// Write-only arguments (never in plan or state; Terraform >= 1.11) and the version argument
+/// that must accompany each: the provider cannot see a changed write-only value, so a bumped
+/// version is what sends the new one. The only places an ephemeral value may go.
+pub const WRITE_ONLY_ATTRIBUTES: &[(&str, &str, &str)] = &[
+    ("aws_db_instance", "password_wo", "password_wo_version"),
+    ("aws_ssm_parameter", "value_wo", "value_wo_version"),
 ];
 
 /// A Terraform document.
@@ -254,7 +270,71 @@ impl Stack {
                 });
             }
         }
-        self.check_sensitive()
+        self.check_sensitive()?;
+        self.check_ephemeral()
+    }
+
+    /// Names that hold an ephemeral value: ephemeral variables and the locals computed from them.
+    fn ephemeral_sources(&self) -> Vec<String> {
+        let mut eph: Vec<String> = self
+            .variables
+            .iter()
+            .filter(|v| v.ephemeral)
+            .map(|v| format!("var.{}", v.name))
+            .collect();
+        loop {
+            let before = eph.len();
+            for (n, v) in &self.locals {
+                let name = format!("local.{n}");
+                if !eph.contains(&name) && refs_any(v, &eph).is_some() {
+                    eph.push(name);
+                }
+            }
+            if eph.len() == before {
+                return eph;
+            }
+        }
+    }
+
+    /// Ephemeral values go to write-only arguments only, and every write-only argument has its
+    /// version argument.
+    fn check_ephemeral(&self) -> Result<()> {
+        let eph = self.ephemeral_sources();
+        for b in self.resources.iter().chain(&self.data) {
+            let kind = match &b.addr {
+                Address::Resource { kind, .. } => kind.as_str(),
+                _ => "",
+            };
+            let mut attrs = Vec::new();
+            attributes(&b.body, "", &mut attrs);
+            for (name, v) in attrs {
+                let wo = WRITE_ONLY_ATTRIBUTES
+                    .iter()
+                    .find(|(k, a, _)| *k == kind && *a == name);
+                if let Some((_, _, version)) = wo {
+                    if b.body.get(version).is_none() {
+                        return Err(Error::WriteOnlyWithoutVersion {
+                            at: format!("{}.{name}", b.addr),
+                            version: format!("{}.{version}", b.addr),
+                        });
+                    }
+                } else if let Some(via) = refs_any(v, &eph) {
+                    return Err(Error::EphemeralValue {
+                        at: format!("{}.{name}", b.addr),
+                        via,
+                    });
+                }
+            }
+        }
+        for o in &self.outputs {
+            if let Some(via) = refs_any(&o.value, &eph) {
+                return Err(Error::EphemeralValue {
+                    at: format!("output.{}", o.name),
+                    via,
+                });
+            }
+        }
+        Ok(())
     }
 
     fn check_sensitive(&self) -> Result<()> {
@@ -305,6 +385,27 @@ impl Stack {
         }
         Ok(())
     }
+}
+
+/// Every attribute of a body with its dotted name (`statement.resources` for a nested block's).
+fn attributes<'a>(body: &'a Body, prefix: &str, out: &mut Vec<(String, &'a Value)>) {
+    for (k, e) in &body.entries {
+        match e {
+            Entry::Attr(v) => out.push((format!("{prefix}{k}"), v)),
+            Entry::Blocks(bs) => bs
+                .iter()
+                .for_each(|b| attributes(b, &format!("{prefix}{k}."), out)),
+        }
+    }
+}
+
+/// The first of `names` that `v` refers to.
+fn refs_any(v: &Value, names: &[String]) -> Option<String> {
+    let mut refs = Vec::new();
+    v.refs(&mut refs);
+    refs.iter()
+        .map(|r| r.addr.to_string())
+        .find(|a| names.contains(a))
 }
 
 #[cfg(test)]
@@ -392,5 +493,87 @@ mod tests {
         let p = s.resource("aws_ssm_parameter", "p", Body::new());
         s.output("p", "P", p.attr("value"));
         assert!(matches!(s.check(), Err(Error::SensitiveOutput { .. })));
+    }
+
+    #[test]
+    fn ephemeral_values_reach_write_only_arguments_only() {
+        let mut s = small();
+        let key = s.variable(
+            Variable::new("api_key", "string", "Key")
+                .sensitive()
+                .ephemeral(),
+        );
+        let version =
+            s.variable(Variable::new("api_key_version", "number", "Version").default(1i64));
+        s.resource(
+            "aws_ssm_parameter",
+            "key",
+            Body::new()
+                .attr("name", "/x/key")
+                .attr("type", "SecureString")
+                .attr("value_wo", &key)
+                .attr("value_wo_version", &version),
+        );
+        assert_eq!(s.check(), Ok(()));
+        let json = crate::json::render(&s, "h");
+        let vars = json.iter().find(|f| f.name == "variables.tf.json").unwrap();
+        assert!(
+            vars.contents.contains("\"ephemeral\": true"),
+            "{}",
+            vars.contents
+        );
+
+        // The same value in an argument Terraform persists, directly or through a local.
+        let mut direct = s.clone();
+        direct.resource(
+            "aws_ssm_parameter",
+            "plain",
+            Body::new().attr("value", &key),
+        );
+        assert_eq!(
+            direct.check(),
+            Err(Error::EphemeralValue {
+                at: "aws_ssm_parameter.plain.value".into(),
+                via: "var.api_key".into()
+            })
+        );
+        let mut local = s.clone();
+        let l = local.local(
+            "wrapped",
+            Value::template([Piece::Lit("k=".into()), Piece::Expr(Expr::Ref(key.clone()))]),
+        );
+        local.resource(
+            "aws_instance",
+            "app",
+            Body::new().block("tags_block", Body::new().attr("k", l)),
+        );
+        let err = local.check().unwrap_err();
+        assert_eq!(
+            err,
+            Error::EphemeralValue {
+                at: "aws_instance.app.tags_block.k".into(),
+                via: "local.wrapped".into()
+            }
+        );
+        assert!(err.to_string().contains("fix:"));
+        let mut output = s.clone();
+        output.sensitive_output("key", "Key", &key);
+        assert!(matches!(output.check(), Err(Error::EphemeralValue { .. })));
+
+        // A write-only argument without its version argument.
+        let mut unversioned = small();
+        let pw = unversioned.variable(Variable::new("pw", "string", "Pw").ephemeral());
+        unversioned.resource(
+            "aws_db_instance",
+            "db",
+            Body::new().attr("password_wo", &pw),
+        );
+        assert_eq!(
+            unversioned.check(),
+            Err(Error::WriteOnlyWithoutVersion {
+                at: "aws_db_instance.db.password_wo".into(),
+                version: "aws_db_instance.db.password_wo_version".into()
+            })
+        );
     }
 }
