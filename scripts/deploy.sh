@@ -21,7 +21,21 @@ app="$1"
 . "/etc/${app}/deploy"
 user="$(systemctl show -p User --value "${app}.service")"
 src="/opt/${app}/src"
-runuser -u "${user}" -- git -C "${src}" fetch --quiet origin "${REPO_BRANCH}"
+# As in user_data: the URL has no credentials; a token reaches git through a credential helper's
+# environment only (never argv, never .git/config).
+git_as_app() {
+  if [ -n "${REPO_USERNAME:-}${REPO_PASSWORD:-}" ]; then
+    # shellcheck disable=SC2016 # expanded by the helper's shell, from its environment
+    GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=credential.helper \
+      GIT_CONFIG_VALUE_0='!f() { test "$1" = get && printf "username=%s\npassword=%s\n" "${GIT_REPO_USERNAME}" "${GIT_REPO_PASSWORD}"; }; f' \
+      GIT_REPO_USERNAME="${REPO_USERNAME}" GIT_REPO_PASSWORD="${REPO_PASSWORD}" GIT_TERMINAL_PROMPT=0 \
+      runuser -u "${user}" -- git "$@"
+  else
+    GIT_TERMINAL_PROMPT=0 runuser -u "${user}" -- git "$@"
+  fi
+}
+runuser -u "${user}" -- git -C "${src}" remote set-url origin "${REPO_URL}"
+git_as_app -C "${src}" fetch --quiet origin "${REPO_BRANCH}"
 runuser -u "${user}" -- git -C "${src}" reset --quiet --hard FETCH_HEAD
 if [ -f "${src}/requirements.txt" ]; then
   runuser -u "${user}" -- "/opt/${app}/venv/bin/pip" install --quiet -r "${src}/requirements.txt"

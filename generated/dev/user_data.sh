@@ -10,18 +10,22 @@ umask 022
 exec > >(tee -a /var/log/user-data.log) 2>&1
 echo "user-data: start $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 
-APP_NAME="fastapi-infra"
-APP_USER="fastapi"
-APP_DIR="/opt/${APP_NAME}"
-SRC_DIR="${APP_DIR}/src"
-VENV_DIR="${APP_DIR}/venv"
-CONF_DIR="/etc/${APP_NAME}"
-ENV_FILE="${CONF_DIR}/env"
-DEPLOY_FILE="${CONF_DIR}/deploy"
-UNIT="${APP_NAME}.service"
-export AWS_REGION="us-east-1"
+# Every value from the env file is single-quoted here; the unit file (6.) has systemd's quoting.
+APP_NAME='fastapi-infra'
+APP_USER='fastapi'
+APP_DIR='/opt/fastapi-infra'
+SRC_DIR='/opt/fastapi-infra/src'
+VENV_DIR='/opt/fastapi-infra/venv'
+CONF_DIR='/etc/fastapi-infra'
+ENV_FILE='/etc/fastapi-infra/env'
+DEPLOY_FILE='/etc/fastapi-infra/deploy'
+UNIT='fastapi-infra.service'
+UNIT_FILE='/etc/systemd/system/fastapi-infra.service'
+HEALTH_URL='http://127.0.0.1:8000/health'
+export AWS_REGION='us-east-1'
 export AWS_DEFAULT_REGION="${AWS_REGION}"
-SSM_PREFIX="/fastapi-infra/dev"
+SSM_PREFIX='/fastapi-infra/dev'
+# end of settings
 
 # Site overrides (an HTTP proxy, a package mirror, an AWS endpoint): optional, root-owned.
 if [ -f "/etc/default/${APP_NAME}" ]; then
@@ -52,19 +56,96 @@ install -d -m 0755 -o root -g root "${CONF_DIR}"
 tmp_env="$(mktemp "${CONF_DIR}/.env.XXXXXX")"
 chmod 0600 "${tmp_env}"
 SSM_PREFIX="${SSM_PREFIX}" \
-SSM_KEYS="db_host db_port db_name db_username db_password tavily_api_key gemini_api_key repo_url repo_branch" \
-EXTRA_ENV="APP_ENV=dev S3_BUCKET_LOGS=fastapi-infra-dev-logs S3_BUCKET_ARTIFACTS=fastapi-infra-dev-artifacts S3_BUCKET_CONTENT=fastapi-infra-dev-content" \
+SSM_KEYS='db_host db_port db_name db_username db_password tavily_api_key gemini_api_key repo_url repo_branch' \
+EXTRA_ENV='{"APP_ENV":"dev","S3_BUCKET_ARTIFACTS":"fastapi-infra-dev-artifacts","S3_BUCKET_CONTENT":"fastapi-infra-dev-content","S3_BUCKET_LOGS":"fastapi-infra-dev-logs"}' \
 ENV_OUT="${tmp_env}" DEPLOY_OUT="${DEPLOY_FILE}" python3 - <<'PY'
 """Read the app's settings from SSM Parameter Store and write the environment files.
 
 Run by user_data.sh as root at boot (python3 with Debian/Ubuntu's python3-boto3). Inputs come
-from the environment: SSM_PREFIX, SSM_KEYS (space separated), EXTRA_ENV (space separated
-KEY=value pairs that are not secret), ENV_OUT (the root-only env file) and DEPLOY_OUT.
+from the environment: SSM_PREFIX, SSM_KEYS (space separated), EXTRA_ENV (a JSON object of
+settings that are not secret), ENV_OUT (the root-only env file) and DEPLOY_OUT (the root-only
+file of the repository settings, with the URL's credentials apart).
+
+Both files use one format that systemd's EnvironmentFile= and bash's `.` read the same way (see
+env_line); the writer refuses what either would change.
 """
+import json
 import os
+import re
+import tempfile
 import urllib.parse
 
 import boto3
+
+# --- The writer: one format for every reader ---------------------------------------------
+# systemd (EnvironmentFile=, parse_env_file_internal in src/basic/env-file.c) and bash both read
+# KEY='...' as the bytes between the quotes, verbatim (newlines too), and after a closing quote
+# both go on reading the same value: a `'` is written '"'"' (close, a double-quoted ', reopen).
+# Bash expands and runs nothing in single quotes. systemd (252) drops a value with a control
+# character other than tab and newline, so the writer refuses those instead.
+KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def env_line(key, value):
+    if not KEY.match(key):
+        raise SystemExit(f"user-data: `{key}` is not an environment variable name")
+    value = str(value)
+    bad = next((c for c in value if (ord(c) < 32 and c not in "\t\n") or ord(c) == 127), None)
+    if bad is not None:
+        raise SystemExit(f"user-data: the setting {key} contains the control character {ord(bad):#04x}; "
+                         "systemd would drop it: remove it from the value")
+    return f"{key}='" + value.replace("'", "'\"'\"'") + "'\n"
+
+
+def write_env_file(path, pairs):
+    """Write KEY='value' lines to path atomically, mode 0600 (owner: the caller, root)."""
+    text = "".join(env_line(k, v) for k, v in pairs.items())
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".settings-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+BRANCH = re.compile(r"(?!-)(?!.*\.\.)(?!.*//)(?!.*\.lock\Z)[A-Za-z0-9._][A-Za-z0-9._/-]{0,254}\Z")
+SCP_URL = re.compile(r"[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[A-Za-z0-9._~/-]+\Z")
+
+
+def split_repo_url(url):
+    """(URL without credentials, username, password) of the app's git URL.
+
+    https://user:token@host/path gives https://host/path, and the (percent-decoded) user and
+    token go to git through a credential helper only: never argv (ps), never .git/config. ssh
+    URLs (ssh://, git@host:path) keep their user, which is no secret, and carry no password.
+    The URL itself is never printed: it may hold a token.
+    """
+    what = "the SSM setting repo_url is not a git URL (https://host/path, ssh://host/path or user@host:path)"
+    if not url or url.startswith("-") or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        raise SystemExit(f"user-data: {what}")
+    if SCP_URL.match(url):
+        return url, "", ""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # raises on a bad port
+    except ValueError:
+        raise SystemExit(f"user-data: {what}") from None
+    if parts.scheme not in ("https", "http", "ssh") or not parts.hostname or not parts.path.startswith("/"):
+        raise SystemExit(f"user-data: {what}")
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user, has_pw, password = userinfo.partition(":")
+    if parts.scheme == "ssh":
+        if has_pw:
+            raise SystemExit("user-data: the SSM setting repo_url has a password in an ssh URL; use a deploy key")
+        return url, "", ""
+    clean = urllib.parse.urlunsplit((parts.scheme, hostport, parts.path, parts.query, ""))
+    return clean, urllib.parse.unquote(user), urllib.parse.unquote(password)
+
 
 prefix = os.environ["SSM_PREFIX"]
 keys = os.environ["SSM_KEYS"].split()
@@ -80,14 +161,6 @@ for i in range(0, len(names), 10):
     for p in resp["Parameters"]:
         got[p["Name"].rsplit("/", 1)[1]] = p["Value"]
 
-
-def q(v):
-    v = str(v)
-    if "\n" in v:
-        raise SystemExit("user-data: a setting contains a newline")
-    return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 user = urllib.parse.quote(got["db_username"], safe="")
 password = urllib.parse.quote(got["db_password"], safe="")
 env = {
@@ -102,32 +175,49 @@ env = {
     "TAVILY_API_KEY": got["tavily_api_key"],
     "GEMINI_API_KEY": got["gemini_api_key"],
 }
-for pair in os.environ.get("EXTRA_ENV", "").split():
-    k, _, v = pair.partition("=")
-    env[k] = v
+env.update(json.loads(os.environ.get("EXTRA_ENV") or "{}"))
 # Endpoint overrides from /etc/default/<app> (tests, proxies) reach the app too.
 for k in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "TAVILY_API_URL", "GEMINI_API_URL", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"):
     if os.environ.get(k):
         env[k] = os.environ[k]
-with open(os.environ["ENV_OUT"], "w") as f:
-    for k, v in env.items():
-        f.write(f"{k}={q(v)}\n")
-with open(os.environ["DEPLOY_OUT"], "w") as f:
-    f.write(f"REPO_URL={q(got['repo_url'])}\nREPO_BRANCH={q(got['repo_branch'])}\n")
+write_env_file(os.environ["ENV_OUT"], env)
+repo_url, repo_username, repo_password = split_repo_url(got["repo_url"])
+if not BRANCH.match(got["repo_branch"]):
+    raise SystemExit("user-data: the SSM setting repo_branch is not a branch name (letters, digits, . _ / -)")
+write_env_file(os.environ["DEPLOY_OUT"], {
+    "REPO_URL": repo_url,
+    "REPO_BRANCH": got["repo_branch"],
+    "REPO_USERNAME": repo_username,
+    "REPO_PASSWORD": repo_password,
+})
 PY
 mv -f "${tmp_env}" "${ENV_FILE}"
 chown root:root "${ENV_FILE}"
 chmod 0600 "${ENV_FILE}"
+# Both files hold KEY='value' lines that bash and systemd read the same way (read_settings.py).
 # shellcheck disable=SC1090
 . "${DEPLOY_FILE}"
 
-# 4. The app's code: clone once, then fetch and reset to the branch on later runs.
+# 4. The app's code: clone once, then fetch and reset to the branch on later runs. REPO_URL has
+#    no credentials, so none reach ps or .git/config; a token from the SSM URL reaches git only
+#    through the environment of a credential helper (from the root-only deploy file).
 as_app() { runuser -u "${APP_USER}" -- "$@"; }
+as_git() {
+  if [ -n "${REPO_USERNAME:-}${REPO_PASSWORD:-}" ]; then
+    # shellcheck disable=SC2016 # expanded by the helper's shell, from its environment
+    GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=credential.helper \
+      GIT_CONFIG_VALUE_0='!f() { test "$1" = get && printf "username=%s\npassword=%s\n" "${GIT_REPO_USERNAME}" "${GIT_REPO_PASSWORD}"; }; f' \
+      GIT_REPO_USERNAME="${REPO_USERNAME}" GIT_REPO_PASSWORD="${REPO_PASSWORD}" GIT_TERMINAL_PROMPT=0 as_app git "$@"
+  else
+    GIT_TERMINAL_PROMPT=0 as_app git "$@"
+  fi
+}
 if [ -d "${SRC_DIR}/.git" ]; then
-  as_app git -C "${SRC_DIR}" fetch --quiet origin "${REPO_BRANCH}"
+  as_app git -C "${SRC_DIR}" remote set-url origin "${REPO_URL}"
+  as_git -C "${SRC_DIR}" fetch --quiet origin "${REPO_BRANCH}"
   as_app git -C "${SRC_DIR}" reset --quiet --hard FETCH_HEAD
 else
-  as_app git clone --quiet --branch "${REPO_BRANCH}" "${REPO_URL}" "${SRC_DIR}"
+  as_git clone --quiet --branch "${REPO_BRANCH}" -- "${REPO_URL}" "${SRC_DIR}"
 fi
 
 # 5. A virtualenv with the app's requirements and uvicorn.
@@ -141,19 +231,20 @@ fi
 as_app "${VENV_DIR}/bin/pip" install --quiet uvicorn
 
 # 6. The systemd unit: uvicorn on 0.0.0.0:8000 as the app user, restarted on failure.
-cat > "/etc/systemd/system/${UNIT}" <<UNIT
+#    A quoted heredoc: bash expands nothing; each value carries systemd's own quoting.
+cat > "${UNIT_FILE}" <<'UNIT'
 [Unit]
-Description=${APP_NAME} FastAPI service (dev)
+Description=fastapi-infra FastAPI service (dev)
 Wants=network-online.target
 After=network-online.target
 
 [Service]
 Type=simple
-User=${APP_USER}
-Group=${APP_USER}
-WorkingDirectory=${SRC_DIR}
-EnvironmentFile=${ENV_FILE}
-ExecStart=${VENV_DIR}/bin/uvicorn app.main:app --host 0.0.0.0 --port 8000
+User=fastapi
+Group=fastapi
+WorkingDirectory=/opt/fastapi-infra/src
+EnvironmentFile=/etc/fastapi-infra/env
+ExecStart="/opt/fastapi-infra/venv/bin/uvicorn" "app.main:app" --host 0.0.0.0 --port "8000"
 Restart=on-failure
 RestartSec=2
 NoNewPrivileges=true
@@ -164,14 +255,14 @@ PrivateTmp=true
 [Install]
 WantedBy=multi-user.target
 UNIT
-chmod 0644 "/etc/systemd/system/${UNIT}"
+chmod 0644 "${UNIT_FILE}"
 systemctl daemon-reload
 systemctl enable "${UNIT}"
 systemctl restart "${UNIT}"
 
 # 7. Wait (bounded) for the health endpoint.
 for _ in $(seq 1 60); do
-  if curl -fsS "http://127.0.0.1:8000/health" >/dev/null 2>&1; then
+  if curl -fsS -- "${HEALTH_URL}" >/dev/null 2>&1; then
     echo "user-data: ${UNIT} is healthy"
     exit 0
   fi

@@ -52,6 +52,42 @@ def prepare(env, tmp_path, moto):
     return work, tf
 
 
+def check_aws_rules(env, moto, out):
+    """What AWS requires and the emulator lets pass: checked on what the emulator now holds."""
+    s3, ec2 = moto.boto("s3"), moto.boto("ec2")
+    account = moto.boto("sts").get_caller_identity()["Account"]
+    # Access logs are delivered only into an SSE-S3 bucket, by the logging service, for exactly
+    # the source buckets of this account, each under its own prefix.
+    logs = out["bucket_logs_name"]["value"]
+    rule = s3.get_bucket_encryption(Bucket=logs)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256", rule
+    policy = json.loads(s3.get_bucket_policy(Bucket=logs)["Policy"])
+    delivery = [st for st in policy["Statement"] if st.get("Principal") == {"Service": "logging.s3.amazonaws.com"}]
+    assert len(delivery) == 2, policy
+    for role in ("artifacts", "content"):
+        source = out[f"bucket_{role}_name"]["value"]
+        assert s3.get_bucket_logging(Bucket=source)["LoggingEnabled"]["TargetPrefix"] == f"{role}/"
+        st = next(st for st in delivery if st["Resource"] == f"arn:aws:s3:::{logs}/{role}/*")
+        assert st["Condition"]["ArnLike"]["aws:SourceArn"] == f"arn:aws:s3:::{source}", st
+        assert st["Condition"]["StringEquals"]["aws:SourceAccount"] == account, st
+    for role in ("artifacts", "content"):
+        rule = s3.get_bucket_encryption(Bucket=out[f"bucket_{role}_name"]["value"])["ServerSideEncryptionConfiguration"]["Rules"][0]
+        assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms", rule
+
+    # The instance sits in a zone that offers its type. The fixture is meaningful: moto, like
+    # us-east-1, has a default subnet in a zone without t3 (us-east-1e).
+    inst = ec2.describe_instances(InstanceIds=[out["instance_id"]["value"]])["Reservations"][0]["Instances"][0]
+    offered = {o["Location"] for o in ec2.describe_instance_type_offerings(
+        LocationType="availability-zone", Filters=[{"Name": "instance-type", "Values": [inst["InstanceType"]]}])["InstanceTypeOfferings"]}
+    default_zones = {sn["AvailabilityZone"] for sn in ec2.describe_subnets(
+        Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"]}
+    assert default_zones - offered, f"every default subnet's zone offers {inst['InstanceType']}: the check proves nothing"
+    assert inst["Placement"]["AvailabilityZone"] in offered, (inst["Placement"], offered)
+    # The DB subnet group spans at least two zones.
+    group = moto.boto("rds").describe_db_subnet_groups(DBSubnetGroupName=f"fastapi-infra-{env}-db")["DBSubnetGroups"][0]
+    assert len({sn["SubnetAvailabilityZone"]["Name"] for sn in group["Subnets"]}) >= 2, group
+
+
 def new_secrets(env: str) -> dict:
     """Distinctive values: each carries a random tag found nowhere else, and uses characters RDS
     allows in a password."""
@@ -166,6 +202,7 @@ def check_outputs_and_emulator(env, tf, moto, values) -> None:
     assert len(rds) == 1 and rds[0]["Engine"] == "postgres"
     assert rds[0]["PubliclyAccessible"] is False and rds[0]["StorageEncrypted"] is True
     assert rds[0]["DeletionProtection"] is (env == "prod")
+    check_aws_rules(env, moto, out)
 
 
 def rotate(env, tf, moto, tfvars, values) -> dict:

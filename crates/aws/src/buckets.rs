@@ -4,12 +4,46 @@
 
 use tf::{Address, Body, Expr, Piece, Stack, Value};
 
-use crate::{Arn, BucketId};
+use crate::{AccountId, Arn, BucketId};
+
+/// Default encryption of a bucket's objects.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Encryption {
+    /// SSE-S3 (`AES256`): the only default encryption S3 server access log delivery supports.
+    S3Managed,
+    /// SSE-KMS with the AWS-managed `aws/s3` key.
+    KmsAwsManaged,
+    /// SSE-KMS with a customer-managed key (its ARN).
+    Kms(Arn),
+}
+
+/// The S3 service principal that delivers server access logs.
+pub const LOGGING_SERVICE: &str = "logging.s3.amazonaws.com";
+
+/// Where a source bucket's access logs go inside the target bucket: `<role>/`.
+pub fn log_prefix(role: &str) -> String {
+    format!("{role}/")
+}
+
+/// A bucket whose server access logs this bucket receives, under `log_prefix(role)`.
+#[derive(Clone, Debug)]
+pub struct LogSource {
+    pub role: String,
+    pub arn: Arn,
+}
+
+/// Who may deliver access logs into a bucket: the sources, all from this account.
+#[derive(Clone, Debug)]
+pub struct AcceptAccessLogs {
+    pub account: AccountId,
+    pub sources: Vec<LogSource>,
+}
 
 /// One secure bucket. `role` names its Terraform resources (`aws_s3_bucket.<role>`).
 pub struct SecureBucket<'a> {
     pub role: &'a str,
     pub name: &'a str,
+    pub encryption: Encryption,
     /// Let `terraform destroy` delete a bucket that still has objects (dev only).
     pub force_destroy: bool,
     /// `lifecycle { prevent_destroy = true }` on the bucket.
@@ -17,8 +51,9 @@ pub struct SecureBucket<'a> {
     /// Attach a bucket policy that denies every request not made over TLS.
     pub deny_insecure_transport: bool,
     /// Buckets whose server access logs this bucket receives (the S3 logging service may write
-    /// here on behalf of exactly these).
-    pub accept_access_logs_from: Vec<Arn>,
+    /// here on behalf of exactly these, each under its own prefix). Such a bucket must use
+    /// `Encryption::S3Managed`: S3 does not deliver access logs into SSE-KMS buckets.
+    pub accept_access_logs: Option<AcceptAccessLogs>,
 }
 
 /// What a bucket gives other modules.
@@ -54,15 +89,9 @@ impl SecureBucket<'_> {
         stack.resource(
             "aws_s3_bucket_server_side_encryption_configuration",
             role,
-            Body::new().attr("bucket", &id).block(
-                "rule",
-                Body::new()
-                    .block(
-                        "apply_server_side_encryption_by_default",
-                        Body::new().attr("sse_algorithm", "aws:kms"),
-                    )
-                    .attr("bucket_key_enabled", true),
-            ),
+            Body::new()
+                .attr("bucket", &id)
+                .block("rule", self.encryption_rule()),
         );
         stack.resource(
             "aws_s3_bucket_public_access_block",
@@ -126,27 +155,10 @@ impl SecureBucket<'_> {
                     ),
             );
         }
-        if !self.accept_access_logs_from.is_empty() {
-            statements.push(
-                Body::new()
-                    .attr("sid", "S3ServerAccessLogs")
-                    .attr("effect", "Allow")
-                    .attr("actions", Value::list(["s3:PutObject"]))
-                    .attr("resources", Value::list([objects]))
-                    .block(
-                        "principals",
-                        Body::new()
-                            .attr("type", "Service")
-                            .attr("identifiers", Value::list(["logging.s3.amazonaws.com"])),
-                    )
-                    .block(
-                        "condition",
-                        Body::new()
-                            .attr("test", "ArnLike")
-                            .attr("variable", "aws:SourceArn")
-                            .attr("values", Value::list(self.accept_access_logs_from.iter())),
-                    ),
-            );
+        if let Some(accept) = &self.accept_access_logs {
+            for src in &accept.sources {
+                statements.push(access_log_statement(&arn, accept, src));
+            }
         }
         let mut policy = None;
         if !statements.is_empty() {
@@ -179,6 +191,69 @@ impl SecureBucket<'_> {
     }
 }
 
+impl SecureBucket<'_> {
+    fn encryption_rule(&self) -> Body {
+        let by_default = match &self.encryption {
+            Encryption::S3Managed => Body::new().attr("sse_algorithm", "AES256"),
+            Encryption::KmsAwsManaged => Body::new().attr("sse_algorithm", "aws:kms"),
+            Encryption::Kms(key) => Body::new()
+                .attr("sse_algorithm", "aws:kms")
+                .attr("kms_master_key_id", key),
+        };
+        let rule = Body::new().block("apply_server_side_encryption_by_default", by_default);
+        match self.encryption {
+            // An S3 Bucket Key only applies to SSE-KMS.
+            Encryption::S3Managed => rule,
+            _ => rule.attr("bucket_key_enabled", true),
+        }
+    }
+}
+
+/// AWS's policy for server access log delivery: the logging service may put objects under the
+/// source's prefix, only for that source bucket (`aws:SourceArn`) in this account
+/// (`aws:SourceAccount`).
+fn access_log_statement(target: &tf::Ref, accept: &AcceptAccessLogs, src: &LogSource) -> Body {
+    let objects = Value::template([
+        Piece::Expr(Expr::Ref(target.clone())),
+        Piece::Lit(format!("/{}*", log_prefix(&src.role))),
+    ]);
+    Body::new()
+        .attr(
+            "sid",
+            format!("S3ServerAccessLogs{}", capitalize(&src.role)),
+        )
+        .attr("effect", "Allow")
+        .attr("actions", Value::list(["s3:PutObject"]))
+        .attr("resources", Value::list([objects]))
+        .block(
+            "principals",
+            Body::new()
+                .attr("type", "Service")
+                .attr("identifiers", Value::list([LOGGING_SERVICE])),
+        )
+        .block(
+            "condition",
+            Body::new()
+                .attr("test", "ArnLike")
+                .attr("variable", "aws:SourceArn")
+                .attr("values", Value::list([&src.arn])),
+        )
+        .block(
+            "condition",
+            Body::new()
+                .attr("test", "StringEquals")
+                .attr("variable", "aws:SourceAccount")
+                .attr("values", Value::list([&accept.account])),
+        )
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+        .unwrap_or_default()
+}
+
 /// Server access logging of one bucket into another (`<target>/<role>/`).
 pub struct AccessLogging<'a> {
     pub role: &'a str,
@@ -191,7 +266,7 @@ impl AccessLogging<'_> {
         let mut body = Body::new()
             .attr("bucket", &self.source.id)
             .attr("target_bucket", &self.target.id)
-            .attr("target_prefix", format!("{}/", self.role));
+            .attr("target_prefix", log_prefix(self.role));
         if let Some(p) = &self.target.policy {
             // The target's policy lets the logging service write; it must exist first.
             body = body.depends_on([p.clone()]);

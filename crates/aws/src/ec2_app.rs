@@ -2,7 +2,7 @@
 //! file names; egress limited to 443/80 out and 5432 to the VPC) and the instance itself (IMDSv2,
 //! encrypted root volume, the instance profile, cloud-init user_data).
 
-use tf::{Body, Expr, Piece, Ref, Stack, Value};
+use tf::{Address, Body, Expr, Piece, Ref, Stack, Value};
 
 use crate::env::{Ami, AppHost, Cidr};
 use crate::rds::POSTGRES_PORT;
@@ -118,7 +118,8 @@ impl AppFirewall<'_> {
 pub struct AppInstance<'a> {
     pub naming: &'a Naming,
     pub host: &'a AppHost,
-    pub subnets: SubnetIds,
+    /// The VPC whose default subnets the instance may go into.
+    pub vpc_id: VpcId,
     pub security_group: SecurityGroupId,
     pub profile: InstanceProfileName,
     /// `var.ami_id`: when set, it wins over the env's AMI choice.
@@ -127,6 +128,10 @@ pub struct AppInstance<'a> {
     pub key_name: Ref,
     /// The name of the user_data file beside the Terraform files.
     pub user_data_file: &'a str,
+    /// What user_data and the app read at boot (parameters, the role's policies, the
+    /// database): Terraform starts a resource as soon as what it references exists, so the
+    /// instance `depends_on` these explicitly.
+    pub boot_after: Vec<Address>,
 }
 
 /// What the instance gives outputs.
@@ -137,6 +142,65 @@ pub struct AppInstanceOutputs {
 }
 
 impl AppInstance<'_> {
+    /// The VPC's default subnets in the Availability Zones that offer the instance type: not
+    /// every zone offers every type (in us-east-1, us-east-1e has no t3), and RunInstances in
+    /// such a zone fails with "Unsupported".
+    fn subnets_offering_the_type(&self, stack: &mut Stack) -> SubnetIds {
+        let t = self.host.instance_type.0.as_str();
+        let offerings = stack.data(
+            "aws_ec2_instance_type_offerings",
+            "app",
+            Body::new()
+                .attr("location_type", "availability-zone")
+                .block(
+                    "filter",
+                    Body::new()
+                        .attr("name", "instance-type")
+                        .attr("values", Value::list([t])),
+                ),
+        );
+        let zones = offerings.attr("locations");
+        let subnets = stack.data(
+            "aws_subnets",
+            "app",
+            Body::new()
+                .block(
+                    "filter",
+                    Body::new()
+                        .attr("name", "vpc-id")
+                        .attr("values", Value::list([&self.vpc_id])),
+                )
+                .block(
+                    "filter",
+                    Body::new()
+                        .attr("name", "default-for-az")
+                        .attr("values", Value::list(["true"])),
+                )
+                .block(
+                    "filter",
+                    Body::new()
+                        .attr("name", "availability-zone")
+                        .attr("values", &zones),
+                )
+                .block(
+                    "lifecycle",
+                    Body::new().block(
+                        "precondition",
+                        Body::new()
+                            .attr(
+                                "condition",
+                                Expr::binary(Expr::call("length", [zones.clone().into()]), ">", 0i64),
+                            )
+                            .attr(
+                                "error_message",
+                                format!("EC2 offers {t} in no Availability Zone of this region. Fix: choose another app.instance_type."),
+                            ),
+                    ),
+                ),
+        );
+        SubnetIds(subnets.attr("ids"))
+    }
+
     pub fn emit(&self, stack: &mut Stack) -> AppInstanceOutputs {
         let ami: Value = match &self.host.ami {
             Ami::Ubuntu2404 => {
@@ -171,10 +235,11 @@ impl AppInstance<'_> {
             )
             .into(),
         };
+        let subnets = self.subnets_offering_the_type(stack);
         let subnet = Expr::call(
             "element",
             [
-                Expr::call("sort", [(&self.subnets).into()]).into(),
+                Expr::call("sort", [(&subnets).into()]).into(),
                 Value::Int(0),
             ],
         );
@@ -213,18 +278,33 @@ impl AppInstance<'_> {
                     .attr("delete_on_termination", true),
             )
             .attr("tags", Value::object([("Name", self.naming.name("app"))]));
+        let mut lifecycle = Body::new();
         if self.host.ami == Ami::Ubuntu2404 {
             // The lookup finds a newer AMI whenever Canonical publishes one; without this every
             // such release would replace the instance on the next apply. Move to a new AMI on
             // purpose with `terraform apply -replace=aws_instance.app`.
-            body.push_block(
-                "lifecycle",
-                Body::new().attr(
-                    "ignore_changes",
-                    Value::list([Value::Keyword("ami".into())]),
-                ),
+            lifecycle.set(
+                "ignore_changes",
+                Value::list([Value::Keyword("ami".into())]),
             );
         }
+        lifecycle.push_block(
+            "precondition",
+            Body::new()
+                .attr(
+                    "condition",
+                    Expr::binary(Expr::call("length", [(&subnets).into()]), ">", 0i64),
+                )
+                .attr(
+                    "error_message",
+                    format!(
+                        "No default subnet lies in an Availability Zone that offers {t}. Fix: choose another app.instance_type, or add a default subnet (aws ec2 create-default-subnet) in a zone that offers {t}.",
+                        t = self.host.instance_type.0
+                    ),
+                ),
+        );
+        body.push_block("lifecycle", lifecycle);
+        let body = body.depends_on(self.boot_after.iter().cloned());
         let instance = stack.resource("aws_instance", "app", body);
         let public_ip = instance.attr("public_ip");
         let url = Value::template([

@@ -134,25 +134,81 @@ impl<'de> Deserialize<'de> for Name {
     }
 }
 
-/// An S3 bucket name (3 to 63 characters, lowercase letters, digits, `-` and `.`).
+/// An S3 general purpose bucket name, by AWS's naming rules (S3 User Guide, "General purpose
+/// bucket naming rules"): 3 to 63 characters of lowercase letters, digits, `.` and `-`; a letter
+/// or digit at both ends; no `..`; not shaped like an IPv4 address; none of the reserved
+/// prefixes or suffixes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BucketName(pub String);
+
+/// Prefixes AWS reserves (`sthree-configurator` starts with `sthree-`).
+pub const BUCKET_RESERVED_PREFIXES: &[&str] = &["xn--", "sthree-", "amzn-s3-demo-"];
+/// Suffixes AWS reserves: access point aliases, Object Lambda aliases, Multi-Region Access
+/// Points, directory buckets.
+pub const BUCKET_RESERVED_SUFFIXES: &[&str] = &["-s3alias", "--ol-s3", ".mrap", "--x-s3"];
+
+impl BucketName {
+    pub fn parse(s: &str) -> Result<BucketName, String> {
+        let bad = |why: String, fix: &str| {
+            Err(format!(
+                "{} is not a valid S3 bucket name: {why}; fix: {fix}",
+                shown(s)
+            ))
+        };
+        if !(3..=63).contains(&s.len()) {
+            return bad(
+                format!("it has {} characters, S3 needs 3 to 63", s.len()),
+                "shorten or lengthen it",
+            );
+        }
+        if let Some(c) = s
+            .chars()
+            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || *c == '.'))
+        {
+            return bad(
+                format!("`{}` is not allowed", c.escape_debug()),
+                "use only lowercase letters, digits, `-` and `.`",
+            );
+        }
+        let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+        if !alnum(s.chars().next()) || !alnum(s.chars().last()) {
+            return bad(
+                "it must start and end with a letter or digit".into(),
+                "remove the leading or trailing `-`/`.`",
+            );
+        }
+        if s.contains("..") {
+            return bad(
+                "it has two adjacent dots".into(),
+                "use one `.` (or `-`) between labels",
+            );
+        }
+        if s.parse::<Ipv4Addr>().is_ok() {
+            return bad(
+                "it is shaped like an IP address".into(),
+                "use a name with letters",
+            );
+        }
+        if let Some(p) = BUCKET_RESERVED_PREFIXES.iter().find(|p| s.starts_with(*p)) {
+            return bad(
+                format!("the prefix `{p}` is reserved by AWS"),
+                "start the name differently",
+            );
+        }
+        if let Some(x) = BUCKET_RESERVED_SUFFIXES.iter().find(|x| s.ends_with(*x)) {
+            return bad(
+                format!("the suffix `{x}` is reserved by AWS"),
+                "end the name differently",
+            );
+        }
+        Ok(BucketName(s.to_string()))
+    }
+}
 
 impl<'de> Deserialize<'de> for BucketName {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        let ok_chars = s
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
-        let ok_ends = s.starts_with(|c: char| c.is_ascii_alphanumeric())
-            && s.ends_with(|c: char| c.is_ascii_alphanumeric());
-        if !(3..=63).contains(&s.len()) || !ok_chars || !ok_ends || s.contains("..") {
-            return Err(de::Error::custom(format!(
-                "{} is not a valid S3 bucket name: use 3 to 63 lowercase letters, digits, `-` or `.`, starting and ending with a letter or digit",
-                shown(&s)
-            )));
-        }
-        Ok(BucketName(s))
+        BucketName::parse(&s).map_err(de::Error::custom)
     }
 }
 
@@ -726,6 +782,48 @@ mod tests {
             Cidr::parse("198.51.100.7/32").unwrap().slug(),
             "198_51_100_7_32"
         );
+    }
+
+    #[test]
+    fn bucket_names_follow_the_s3_rules() {
+        for ok in [
+            "abc",
+            "fastapi-infra-dev-logs",
+            "my.bucket.name",
+            "a1-b2",
+            &"a".repeat(63),
+            "1.2.3.4x",
+            "xn-a",
+            "sthree",
+            "a-s3aliasx",
+        ] {
+            assert!(BucketName::parse(ok).is_ok(), "{ok} should be valid");
+        }
+        let bad = [
+            ("ab", "3 to 63"),
+            (&"a".repeat(64), "3 to 63"),
+            ("My-bucket", "`M` is not allowed"),
+            ("my_bucket", "`_` is not allowed"),
+            ("my bucket", "` ` is not allowed"),
+            ("-bucket", "start and end"),
+            ("bucket-", "start and end"),
+            (".bucket", "start and end"),
+            ("bucket.", "start and end"),
+            ("my..bucket", "adjacent dots"),
+            ("192.168.5.4", "IP address"),
+            ("xn--bucket", "prefix `xn--`"),
+            ("sthree-bucket", "prefix `sthree-`"),
+            ("sthree-configurator-x", "prefix `sthree-`"),
+            ("amzn-s3-demo-bucket", "prefix `amzn-s3-demo-`"),
+            ("bucket-s3alias", "suffix `-s3alias`"),
+            ("bucket--ol-s3", "suffix `--ol-s3`"),
+            ("bucket.mrap", "suffix `.mrap`"),
+            ("bucket--x-s3", "suffix `--x-s3`"),
+        ];
+        for (name, why) in bad {
+            let e = BucketName::parse(name).unwrap_err();
+            assert!(e.contains(why) && e.contains("fix:"), "{name}: {e}");
+        }
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! iam: the app instance's role (EC2 may assume it), its S3 access, read access to exactly the
-//! app's SSM parameters, and the instance profile.
+//! app's SSM parameters, an explicit Deny on Terraform's state backend, and the instance profile.
 
-use tf::{Body, Expr, Piece, Stack, Value};
+use tf::{Address, Body, Expr, Piece, Stack, Value};
 
-use crate::env::S3Access;
+use crate::env::{S3Access, State};
 use crate::{Arn, InstanceProfileName, Naming};
 
 /// The instance role of the app host.
@@ -14,12 +14,18 @@ pub struct InstanceRole<'a> {
     pub buckets: Vec<Arn>,
     /// SSM parameters the instance reads at boot.
     pub parameters: Vec<Arn>,
+    /// Terraform's state backend (the env file's `[state]`): explicitly denied, whatever else
+    /// the role is granted (state holds every environment's resources and secrets).
+    pub state: &'a State,
 }
 
 /// What the role gives other modules.
 pub struct InstanceRoleOutputs {
     pub profile: InstanceProfileName,
     pub role_arn: Arn,
+    /// Every policy and policy attachment of the role: the instance boots only after all of
+    /// them exist, or its first calls are refused.
+    pub grants: Vec<Address>,
 }
 
 fn statement(sid: &str, actions: &[&str], resources: Value) -> Body {
@@ -28,6 +34,36 @@ fn statement(sid: &str, actions: &[&str], resources: Value) -> Body {
         .attr("effect", "Allow")
         .attr("actions", Value::list(actions.iter().copied()))
         .attr("resources", resources)
+}
+
+fn deny(sid: &str, action: &str, resources: Vec<String>) -> Body {
+    Body::new()
+        .attr("sid", sid)
+        .attr("effect", "Deny")
+        .attr("actions", Value::list([action]))
+        .attr("resources", Value::list(resources))
+}
+
+/// Deny statements on the state bucket (the bucket and every object: state files, S3 lock
+/// files) and on the DynamoDB lock table (and its indexes and streams). An explicit Deny wins
+/// over any Allow, so this holds with `AmazonS3FullAccess` or any grant added later. The
+/// table's account is `*`: the env file does not know it, and a Deny may be broader.
+fn deny_state(state: &State) -> Vec<Body> {
+    let bucket = format!("arn:aws:s3:::{}", state.bucket.0);
+    let mut denies = vec![deny(
+        "DenyTerraformStateBucket",
+        "s3:*",
+        vec![bucket.clone(), format!("{bucket}/*")],
+    )];
+    if let Some(table) = &state.dynamodb_table {
+        let table = format!("arn:aws:dynamodb:{}:*:table/{}", state.region.0, table.0);
+        denies.push(deny(
+            "DenyTerraformLockTable",
+            "dynamodb:*",
+            vec![table.clone(), format!("{table}/*")],
+        ));
+    }
+    denies
 }
 
 impl InstanceRole<'_> {
@@ -58,6 +94,7 @@ impl InstanceRole<'_> {
                 .attr("assume_role_policy", assume.attr("json")),
         );
         let role_name = role.attr("name");
+        let mut grants = Vec::new();
 
         let mut statements = vec![statement(
             "ReadAppParameters",
@@ -66,12 +103,14 @@ impl InstanceRole<'_> {
         )];
         match self.s3_access {
             S3Access::Full => {
-                stack.resource(
-                    "aws_iam_role_policy_attachment",
-                    "app_s3_full_access",
-                    Body::new()
-                        .attr("role", &role_name)
-                        .attr("policy_arn", "arn:aws:iam::aws:policy/AmazonS3FullAccess"),
+                grants.push(
+                    stack.resource(
+                        "aws_iam_role_policy_attachment",
+                        "app_s3_full_access",
+                        Body::new()
+                            .attr("role", &role_name)
+                            .attr("policy_arn", "arn:aws:iam::aws:policy/AmazonS3FullAccess"),
+                    ),
                 );
             }
             S3Access::Scoped => {
@@ -90,18 +129,21 @@ impl InstanceRole<'_> {
                 ));
             }
         }
+        statements.extend(deny_state(self.state));
         let mut doc = Body::new();
         for s in statements {
             doc.push_block("statement", s);
         }
         let policy = stack.data("aws_iam_policy_document", "app", doc);
-        stack.resource(
-            "aws_iam_role_policy",
-            "app",
-            Body::new()
-                .attr("name", self.naming.name("app"))
-                .attr("role", &role_name)
-                .attr("policy", policy.attr("json")),
+        grants.push(
+            stack.resource(
+                "aws_iam_role_policy",
+                "app",
+                Body::new()
+                    .attr("name", self.naming.name("app"))
+                    .attr("role", &role_name)
+                    .attr("policy", policy.attr("json")),
+            ),
         );
         let profile = stack.resource(
             "aws_iam_instance_profile",
@@ -113,6 +155,7 @@ impl InstanceRole<'_> {
         InstanceRoleOutputs {
             profile: InstanceProfileName(profile.attr("name")),
             role_arn: Arn(role.attr("arn")),
+            grants,
         }
     }
 }

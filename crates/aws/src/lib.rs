@@ -9,7 +9,9 @@ pub mod ec2_app;
 pub mod env;
 pub mod iam;
 pub mod network;
+pub mod quote;
 pub mod rds;
+pub mod rules;
 pub mod settings;
 pub mod stacks;
 pub mod state_backend;
@@ -52,6 +54,8 @@ typed_ref! {
     BucketId;
     /// A DNS host name.
     Host;
+    /// The AWS account id the provider works in (`data.aws_caller_identity`).
+    AccountId;
 }
 
 /// The AWS provider this tool emits for (the only provider it needs).

@@ -1,4 +1,5 @@
-//! network: the default VPC and its subnets (looked up, not created).
+//! network: the default VPC and its default subnets, one per Availability Zone (looked up, not
+//! created).
 
 use tf::{Body, Stack, Value};
 
@@ -20,12 +21,21 @@ impl DefaultNetwork {
         let subnets = stack.data(
             "aws_subnets",
             "default",
-            Body::new().block(
-                "filter",
-                Body::new()
-                    .attr("name", "vpc-id")
-                    .attr("values", Value::list([vpc.attr("id")])),
-            ),
+            Body::new()
+                .block(
+                    "filter",
+                    Body::new()
+                        .attr("name", "vpc-id")
+                        .attr("values", Value::list([vpc.attr("id")])),
+                )
+                // A default subnet is the one default subnet of its zone: counting them counts
+                // zones (the DB subnet group needs two).
+                .block(
+                    "filter",
+                    Body::new()
+                        .attr("name", "default-for-az")
+                        .attr("values", Value::list(["true"])),
+                ),
         );
         NetworkOutputs {
             vpc_id: VpcId(vpc.attr("id")),

@@ -1,6 +1,6 @@
 //! rds: Postgres 16 reachable only from the app's security group, encrypted, never public.
 
-use tf::{Body, Expr, Piece, Ref, Stack, Value};
+use tf::{Address, Body, Expr, Piece, Ref, Stack, Value};
 
 use crate::env::{Database, Protection};
 use crate::{Host, Naming, SecurityGroupId, SubnetIds, VpcId};
@@ -22,6 +22,8 @@ pub struct Postgres<'a> {
 
 /// What the database gives other modules.
 pub struct PostgresOutputs {
+    /// `aws_db_instance.this`: the app host boots only after it exists.
+    pub address: Address,
     pub host: Host,
     pub port: Ref,
     /// `<host>:<port>`.
@@ -30,6 +32,20 @@ pub struct PostgresOutputs {
 }
 
 pub const POSTGRES_PORT: u16 = 5432;
+
+/// RDS refuses a DB subnet group that covers fewer than two Availability Zones
+/// (DBSubnetGroupDoesNotCoverEnoughAZs). The subnets are default subnets, one per zone.
+fn two_zones(subnets: &SubnetIds) -> Body {
+    Body::new()
+        .attr(
+            "condition",
+            Expr::binary(Expr::call("length", [subnets.into()]), ">=", 2i64),
+        )
+        .attr(
+            "error_message",
+            "The DB subnet group needs default subnets in at least two Availability Zones. Fix: add default subnets (aws ec2 create-default-subnet --availability-zone ...).",
+        )
+}
 
 impl Postgres<'_> {
     pub fn emit(&self, stack: &mut Stack) -> PostgresOutputs {
@@ -62,7 +78,11 @@ impl Postgres<'_> {
             Body::new()
                 .attr("name", name.as_str())
                 .attr("description", "Default VPC subnets for Postgres")
-                .attr("subnet_ids", &self.subnets),
+                .attr("subnet_ids", &self.subnets)
+                .block(
+                    "lifecycle",
+                    Body::new().block("precondition", two_zones(&self.subnets)),
+                ),
         );
         let prod = self.db.protection == Protection::Prod;
         let mut body = Body::new()
@@ -104,6 +124,7 @@ impl Postgres<'_> {
             Piece::Expr(Expr::Ref(port.clone())),
         ]);
         PostgresOutputs {
+            address: db,
             host: Host(host),
             port,
             endpoint,

@@ -3,7 +3,7 @@
 //! role. Secrets come from ephemeral variables through the write-only `value_wo`, so they are in
 //! neither plan nor state; a bumped `value_wo_version` sends a new value.
 
-use tf::{Body, Stack, Value};
+use tf::{Address, Body, Stack, Value};
 
 use crate::{Arn, Naming};
 
@@ -24,10 +24,11 @@ pub struct AppSettings<'a> {
 }
 
 /// What the settings give other modules: the parameter ARNs (for the instance role) and the
-/// full names (for user_data).
+/// full names (for user_data), and their addresses (what the instance must wait for).
 pub struct SettingsOutputs {
     pub arns: Vec<Arn>,
     pub names: Vec<String>,
+    pub addresses: Vec<Address>,
 }
 
 impl AppSettings<'_> {
@@ -35,6 +36,7 @@ impl AppSettings<'_> {
         let prefix = self.naming.ssm_prefix();
         let mut arns = Vec::new();
         let mut names = Vec::new();
+        let mut addresses = Vec::new();
         for p in &self.parameters {
             let name = format!("{prefix}/{}", p.key);
             let body = Body::new()
@@ -50,7 +52,12 @@ impl AppSettings<'_> {
             let addr = stack.resource("aws_ssm_parameter", p.key, body);
             arns.push(Arn(addr.attr("arn")));
             names.push(name);
+            addresses.push(addr);
         }
-        SettingsOutputs { arns, names }
+        SettingsOutputs {
+            arns,
+            names,
+            addresses,
+        }
     }
 }

@@ -2,16 +2,16 @@
 
 use tf::{Address, Body, Expr, Stack, Value, Variable};
 
-use crate::buckets::{AccessLogging, SecureBucket};
+use crate::buckets::{AcceptAccessLogs, AccessLogging, Encryption, LogSource, SecureBucket};
 use crate::ec2_app::{AppFirewall, AppInstance, APP_PORT};
-use crate::env::{AppEnv, BootstrapEnv, Moved, Protection};
+use crate::env::{AppEnv, BootstrapEnv, BucketName, Moved, Protection};
 use crate::iam::InstanceRole;
 use crate::network::DefaultNetwork;
 use crate::rds::Postgres;
 use crate::settings::{AppSettings, Parameter};
 use crate::state_backend::StateBackend;
 use crate::user_data::{BucketVar, UserData, FILE_NAME};
-use crate::Naming;
+use crate::{AccountId, Naming};
 
 fn base(project: &str, env: &str, region: &str) -> Stack {
     let mut stack = Stack::new(crate::TERRAFORM_VERSION);
@@ -254,29 +254,59 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv) -> Stack {
     .emit(&mut stack);
 
     let force_destroy = cfg.database.protection == Protection::Dev;
+    let account = AccountId(
+        stack
+            .data("aws_caller_identity", "current", Body::new())
+            .attr("account_id"),
+    );
     let b = &cfg.buckets;
-    // The content and artifacts buckets log their access into the logs bucket.
-    let bucket =
-        |stack: &mut Stack, role, name: &crate::env::BucketName, logs_from: Vec<crate::Arn>| {
-            SecureBucket {
-                role,
-                name: &name.0,
-                force_destroy,
-                prevent_destroy: false,
-                deny_insecure_transport: true,
-                accept_access_logs_from: logs_from,
-            }
-            .emit(stack)
-        };
-    let artifacts = bucket(&mut stack, "artifacts", &b.artifacts, Vec::new());
-    let content = bucket(&mut stack, "content", &b.content, Vec::new());
+    let bucket = |stack: &mut Stack, role, name: &BucketName, encryption, accept| {
+        SecureBucket {
+            role,
+            name: &name.0,
+            encryption,
+            force_destroy,
+            prevent_destroy: false,
+            deny_insecure_transport: true,
+            accept_access_logs: accept,
+        }
+        .emit(stack)
+    };
+    let artifacts = bucket(
+        &mut stack,
+        "artifacts",
+        &b.artifacts,
+        Encryption::KmsAwsManaged,
+        None,
+    );
+    let content = bucket(
+        &mut stack,
+        "content",
+        &b.content,
+        Encryption::KmsAwsManaged,
+        None,
+    );
+    // The content and artifacts buckets log their access into the logs bucket, which S3 can
+    // deliver to only with SSE-S3 default encryption.
+    let sources = [("artifacts", &artifacts), ("content", &content)];
+    let accept = AcceptAccessLogs {
+        account,
+        sources: sources
+            .iter()
+            .map(|(role, out)| LogSource {
+                role: role.to_string(),
+                arn: out.arn.clone(),
+            })
+            .collect(),
+    };
     let logs = bucket(
         &mut stack,
         "logs",
         &b.logs,
-        vec![artifacts.arn.clone(), content.arn.clone()],
+        Encryption::S3Managed,
+        Some(accept),
     );
-    for (role, source) in [("artifacts", &artifacts), ("content", &content)] {
+    for (role, source) in sources {
         AccessLogging {
             role,
             source,
@@ -331,6 +361,7 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv) -> Stack {
         s3_access: cfg.iam.s3_access,
         buckets: buckets.iter().map(|(_, _, o)| o.arn.clone()).collect(),
         parameters: params.arns.clone(),
+        state: &cfg.state,
     }
     .emit(&mut stack);
 
@@ -355,15 +386,19 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv) -> Stack {
     };
     stack.file(FILE_NAME, user_data.render());
 
+    let mut boot_after = params.addresses.clone();
+    boot_after.extend(role.grants.iter().cloned());
+    boot_after.push(db.address.clone());
     let app = AppInstance {
         naming: &naming,
         host: &cfg.app,
-        subnets: net.subnet_ids.clone(),
+        vpc_id: net.vpc_id.clone(),
         security_group: app_sg,
         profile: role.profile,
         ami_override: ami_id,
         key_name,
         user_data_file: FILE_NAME,
+        boot_after,
     }
     .emit(&mut stack);
 

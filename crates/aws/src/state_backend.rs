@@ -4,7 +4,7 @@
 
 use tf::{Body, Ref, Stack};
 
-use crate::buckets::SecureBucket;
+use crate::buckets::{Encryption, SecureBucket};
 
 /// The state bucket and lock table.
 pub struct StateBackend<'a> {
@@ -23,10 +23,11 @@ impl StateBackend<'_> {
         let bucket = SecureBucket {
             role: "state",
             name: self.bucket,
+            encryption: Encryption::KmsAwsManaged,
             force_destroy: false,
             prevent_destroy: self.prevent_destroy,
             deny_insecure_transport: true,
-            accept_access_logs_from: Vec::new(),
+            accept_access_logs: None,
         }
         .emit(stack);
         let mut table = Body::new()

@@ -1,10 +1,18 @@
 //! user_data: the cloud-init script of the app host, rendered with tera from
 //! `templates/user_data.sh.tera`. Only literals known at generation time go in; secrets and
 //! values known after apply (the database host) are read from SSM Parameter Store at boot.
+//!
+//! Every value is quoted for where it lands, by a filter the template names at each use
+//! (see `quote`): `sh` for bash words, `unit_word` for words of the unit's ExecStart=,
+//! `unit_text` for the unit's other settings, `comment` for comment lines. The unit file is
+//! written by a quoted heredoc, so bash expands nothing in it.
 
+use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
 
 use serde::Serialize;
+
+use crate::quote;
 
 const TEMPLATE: &str = include_str!("../templates/user_data.sh.tera");
 /// Inserted verbatim (not parsed by tera): the Python that reads SSM at boot.
@@ -36,20 +44,92 @@ pub struct UserData<'a> {
     pub health_path: &'a str,
 }
 
+/// Where the app lives on the host, derived once from the app's name (the script's variables
+/// and the unit file both use these).
+#[derive(Serialize)]
+struct HostPaths {
+    app_dir: String,
+    src_dir: String,
+    venv_dir: String,
+    uvicorn: String,
+    conf_dir: String,
+    env_file: String,
+    deploy_file: String,
+    unit: String,
+    unit_file: String,
+}
+
+impl HostPaths {
+    fn new(app: &str) -> HostPaths {
+        let app_dir = format!("/opt/{app}");
+        let conf_dir = format!("/etc/{app}");
+        let unit = format!("{app}.service");
+        HostPaths {
+            src_dir: format!("{app_dir}/src"),
+            venv_dir: format!("{app_dir}/venv"),
+            uvicorn: format!("{app_dir}/venv/bin/uvicorn"),
+            env_file: format!("{conf_dir}/env"),
+            deploy_file: format!("{conf_dir}/deploy"),
+            unit_file: format!("/etc/systemd/system/{unit}"),
+            app_dir,
+            conf_dir,
+            unit,
+        }
+    }
+}
+
+type Filter = fn(&str) -> Result<String, String>;
+
+/// A tera filter from a quoting function; numbers are quoted as their decimal text.
+fn filter(f: Filter) -> impl tera::Filter {
+    move |v: &tera::Value, _: &HashMap<String, tera::Value>| {
+        let s = match v {
+            tera::Value::String(s) => s.clone(),
+            tera::Value::Number(n) => n.to_string(),
+            other => return Err(tera::Error::msg(format!("cannot quote {other}"))),
+        };
+        f(&s).map(tera::Value::String).map_err(tera::Error::msg)
+    }
+}
+
 impl UserData<'_> {
-    /// Render the script. The template is part of the binary, so a failure is a bug here.
+    /// Render the script. The template is part of the binary, so a failure is a bug here (or a
+    /// NUL byte in a value, which the env-file checks refuse).
     pub fn render(&self) -> String {
         static TERA: OnceLock<tera::Tera> = OnceLock::new();
         let tera = TERA.get_or_init(|| {
             let mut t = tera::Tera::default();
             t.autoescape_on(vec![]);
+            t.register_filter("sh", filter(quote::sh));
+            t.register_filter("unit_word", filter(quote::unit_word));
+            t.register_filter("unit_text", filter(quote::unit_text));
+            t.register_filter("comment", filter(|s| Ok(quote::comment(s))));
             t.add_raw_template(FILE_NAME, TEMPLATE)
                 .expect("the user_data template parses");
             t
         });
         let mut ctx = tera::Context::from_serialize(self).expect("UserData serializes");
         ctx.insert("read_settings_py", READ_SETTINGS_PY.trim_end());
-        tera.render(FILE_NAME, &ctx)
-            .expect("the user_data template renders")
+        ctx.insert("paths", &HostPaths::new(self.app_name));
+        ctx.insert("ssm_keys", &self.parameter_keys.join(" "));
+        ctx.insert("extra_env", &self.extra_env());
+        ctx.insert(
+            "health_url",
+            &format!("http://127.0.0.1:{}{}", self.app_port, self.health_path),
+        );
+        match tera.render(FILE_NAME, &ctx) {
+            Ok(s) => s,
+            Err(e) => panic!("the user_data template renders: {e:?}"),
+        }
+    }
+
+    /// The app's settings that are not secret, as a JSON object (read_settings.py adds them).
+    fn extra_env(&self) -> String {
+        let mut env = BTreeMap::new();
+        env.insert("APP_ENV".to_string(), self.env.to_string());
+        for b in &self.buckets {
+            env.insert(b.var.clone(), b.name.clone());
+        }
+        serde_json::to_string(&env).expect("a map of strings serializes")
     }
 }

@@ -41,24 +41,36 @@ fn network() {
 
 #[test]
 fn buckets() {
-    // A content bucket that logs its access into a logs bucket.
+    // A content bucket that logs its access into a logs bucket (SSE-S3, as log delivery needs).
     let mut s = Stack::default();
+    let account = aws::AccountId(
+        s.data("aws_caller_identity", "current", tf::Body::new())
+            .attr("account_id"),
+    );
     let content = aws::buckets::SecureBucket {
         role: "content",
         name: "fastapi-infra-dev-content",
+        encryption: aws::buckets::Encryption::KmsAwsManaged,
         force_destroy: true,
         prevent_destroy: false,
         deny_insecure_transport: true,
-        accept_access_logs_from: Vec::new(),
+        accept_access_logs: None,
     }
     .emit(&mut s);
     let logs = aws::buckets::SecureBucket {
         role: "logs",
         name: "fastapi-infra-dev-logs",
+        encryption: aws::buckets::Encryption::S3Managed,
         force_destroy: true,
         prevent_destroy: false,
         deny_insecure_transport: true,
-        accept_access_logs_from: vec![content.arn.clone()],
+        accept_access_logs: Some(aws::buckets::AcceptAccessLogs {
+            account,
+            sources: vec![aws::buckets::LogSource {
+                role: "content".into(),
+                arn: content.arn.clone(),
+            }],
+        }),
     }
     .emit(&mut s);
     aws::buckets::AccessLogging {
@@ -68,6 +80,7 @@ fn buckets() {
     }
     .emit(&mut s);
     s.check().unwrap();
+    aws::rules::check_app(&s).unwrap();
     insta::assert_json_snapshot!(main_json(&s));
 }
 
@@ -80,10 +93,66 @@ fn iam_scoped_and_full() {
             s3_access: access,
             buckets: vec![Arn(r("aws_s3_bucket", "content", "arn"))],
             parameters: vec![Arn(r("aws_ssm_parameter", "db_password", "arn"))],
+            state: &dev().state,
         }
         .emit(&mut s);
         insta::assert_json_snapshot!(format!("iam_{access:?}").to_lowercase(), main_json(&s));
     }
+}
+
+/// The statements of the role's inline policy document.
+fn role_statements(access: S3Access, state: &aws::env::State) -> Vec<serde_json::Value> {
+    let mut s = Stack::default();
+    aws::iam::InstanceRole {
+        naming: &naming(),
+        s3_access: access,
+        buckets: vec![Arn(r("aws_s3_bucket", "content", "arn"))],
+        parameters: vec![Arn(r("aws_ssm_parameter", "db_password", "arn"))],
+        state,
+    }
+    .emit(&mut s);
+    let doc = &main_json(&s)["data"]["aws_iam_policy_document"]["app"]["statement"];
+    doc.as_array().expect("a list of statements").clone()
+}
+
+#[test]
+fn every_instance_role_denies_the_state_backend() {
+    let state = dev().state;
+    for access in [S3Access::Scoped, S3Access::Full] {
+        let denies: Vec<_> = role_statements(access, &state)
+            .into_iter()
+            .filter(|st| st["effect"] == "Deny")
+            .collect();
+        assert_eq!(
+            denies,
+            vec![
+                serde_json::json!({
+                    "sid": "DenyTerraformStateBucket", "effect": "Deny", "actions": ["s3:*"],
+                    "resources": ["arn:aws:s3:::fastapi-infra-tfstate", "arn:aws:s3:::fastapi-infra-tfstate/*"],
+                }),
+                serde_json::json!({
+                    "sid": "DenyTerraformLockTable", "effect": "Deny", "actions": ["dynamodb:*"],
+                    "resources": [
+                        "arn:aws:dynamodb:us-east-1:*:table/fastapi-infra-tflock",
+                        "arn:aws:dynamodb:us-east-1:*:table/fastapi-infra-tflock/*",
+                    ],
+                }),
+            ],
+            "{access:?}"
+        );
+    }
+    // S3 native locking only: the lock file is an object in the denied bucket; no table named.
+    let lockfile = aws::env::State {
+        lock: aws::env::Lock::Lockfile,
+        dynamodb_table: None,
+        ..state
+    };
+    let sids: Vec<_> = role_statements(S3Access::Full, &lockfile)
+        .into_iter()
+        .filter(|st| st["effect"] == "Deny")
+        .map(|st| st["sid"].clone())
+        .collect();
+    assert_eq!(sids, vec!["DenyTerraformStateBucket"]);
 }
 
 #[test]
@@ -118,12 +187,13 @@ fn ec2_app() {
     aws::ec2_app::AppInstance {
         naming: &naming(),
         host: &cfg.app,
-        subnets: SubnetIds(Address::data("aws_subnets", "default").attr("ids")),
+        vpc_id: VpcId(Address::data("aws_vpc", "default").attr("id")),
         security_group: sg,
         profile: aws::InstanceProfileName(r("aws_iam_instance_profile", "app", "name")),
         ami_override: Address::Var("ami_id".into()).whole(),
         key_name: Address::Var("ssh_key_name".into()).whole(),
         user_data_file: "user_data.sh",
+        boot_after: vec![Address::resource("aws_db_instance", "this")],
     }
     .emit(&mut s);
     insta::assert_json_snapshot!(main_json(&s));

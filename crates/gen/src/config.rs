@@ -126,7 +126,7 @@ fn parse<'de, T: Deserialize<'de>>(file: &str, text: &'de str) -> Result<T, Inpu
             return InputError(format!("{file}: missing key `{field}`{where_}; fix: add `{field} = ...` (see envs/dev.toml for an example)"));
         } else if msg.starts_with("invalid type") {
             "fix: give a value of the expected type"
-        } else if msg.contains("; write") || msg.contains("; use") || msg.contains("must be") {
+        } else if msg.contains("fix:") || msg.contains("; write") || msg.contains("; use") || msg.contains("must be") {
             ""
         } else {
             "fix: correct the value"

@@ -52,7 +52,10 @@ pub fn stack(envs_dir: &Path, name: &str) -> Result<tf::Stack, InputError> {
                     config::check_against_bootstrap(name, cfg, &boot)?;
                 }
             }
-            aws::stacks::app_stack(name, cfg)
+            let stack = aws::stacks::app_stack(name, cfg);
+            aws::rules::check_app(&stack)
+                .map_err(|e| InputError(format!("envs/{name}.toml: {e}")))?;
+            stack
         }
         Env::Bootstrap(cfg) => aws::stacks::bootstrap_stack(name, cfg),
     };

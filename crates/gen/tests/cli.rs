@@ -116,6 +116,34 @@ fn invalid_cidr_names_the_key_and_fix() {
 }
 
 #[test]
+fn bucket_names_follow_the_s3_rules() {
+    rejects(
+        "bucket-prefix",
+        "dev",
+        "\"fastapi-infra-dev-logs\"",
+        "\"xn--fastapi-infra-dev-logs\"",
+        &[
+            "envs/dev.toml:",
+            "buckets.logs",
+            "prefix `xn--` is reserved",
+            "fix:",
+        ],
+    );
+    rejects(
+        "bucket-suffix",
+        "prod",
+        "\"fastapi-infra-prod-content\"",
+        "\"fastapi-infra-prod--x-s3\"",
+        &[
+            "envs/prod.toml:",
+            "buckets.content",
+            "suffix `--x-s3` is reserved",
+            "fix:",
+        ],
+    );
+}
+
+#[test]
 fn empty_name_is_rejected() {
     rejects(
         "empty-name",

@@ -1,0 +1,277 @@
+//! AWS rules that `terraform validate` and the emulator do not enforce, checked on the finished
+//! document before anything is written. Each names the env-file key it concerns and the fix.
+//!
+//! - EC2 user data is at most 16 KB, in raw form, before base64 (EC2 User Guide, "Work with
+//!   instance user data").
+//! - S3 delivers server access logs only into a target bucket whose default encryption is
+//!   SSE-S3 (AES256), never SSE-KMS; the target's bucket policy lets `logging.s3.amazonaws.com`
+//!   put objects under the source's prefix with `aws:SourceArn` (the source bucket) and
+//!   `aws:SourceAccount` conditions (S3 User Guide, "Enabling Amazon S3 server access logging").
+
+use std::fmt;
+
+use tf::{Address, Block, Body, Stack, Value};
+
+use crate::buckets::LOGGING_SERVICE;
+use crate::user_data::FILE_NAME;
+
+/// EC2's limit on user data, in bytes, before base64.
+pub const USER_DATA_MAX_BYTES: usize = 16 * 1024;
+
+/// A broken AWS rule: the env-file key it concerns and what is wrong, fix included.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleError {
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for RuleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "key `{}`: {}", self.key, self.message)
+    }
+}
+
+fn broken<T>(key: impl Into<String>, message: impl Into<String>) -> Result<T, RuleError> {
+    Err(RuleError {
+        key: key.into(),
+        message: message.into(),
+    })
+}
+
+/// Every rule, on an app environment's document.
+pub fn check_app(stack: &Stack) -> Result<(), RuleError> {
+    for (name, text) in &stack.files {
+        if name == FILE_NAME {
+            check_user_data(text)?;
+        }
+    }
+    for logging in stack
+        .resources
+        .iter()
+        .filter(|b| kind(&b.addr) == "aws_s3_bucket_logging")
+    {
+        check_access_log_target(stack, logging)?;
+    }
+    Ok(())
+}
+
+/// user_data.sh must fit EC2's 16 KB.
+pub fn check_user_data(text: &str) -> Result<(), RuleError> {
+    if text.len() > USER_DATA_MAX_BYTES {
+        return broken(
+            "app",
+            format!(
+                "the rendered {FILE_NAME} is {} bytes, but EC2 accepts at most {USER_DATA_MAX_BYTES} bytes of user data (16 KB before base64); fix: shorten the values that land in it (app.asgi_app, app.health_path, bucket names) or move setup steps from user_data into the app repository",
+                text.len()
+            ),
+        );
+    }
+    Ok(())
+}
+
+fn kind(a: &Address) -> &str {
+    match a {
+        Address::Resource { kind, .. } | Address::Data { kind, .. } => kind,
+        _ => "",
+    }
+}
+
+fn name(a: &Address) -> &str {
+    match a {
+        Address::Resource { name, .. } | Address::Data { name, .. } => name,
+        _ => "",
+    }
+}
+
+/// The blocks a value refers to.
+fn referenced(v: Option<&Value>) -> Vec<Address> {
+    let mut refs = Vec::new();
+    if let Some(v) = v {
+        v.refs(&mut refs);
+    }
+    refs.into_iter().map(|r| r.addr.clone()).collect()
+}
+
+/// The resource of `kind` whose `bucket` refers to `bucket`.
+fn attached<'a>(stack: &'a Stack, kind_: &str, bucket: &Address) -> Option<&'a Block> {
+    stack
+        .resources
+        .iter()
+        .find(|b| kind(&b.addr) == kind_ && referenced(b.body.get("bucket")).contains(bucket))
+}
+
+fn check_access_log_target(stack: &Stack, logging: &Block) -> Result<(), RuleError> {
+    let (Some(target), Some(source)) = (
+        referenced(logging.body.get("target_bucket"))
+            .into_iter()
+            .next(),
+        referenced(logging.body.get("bucket")).into_iter().next(),
+    ) else {
+        return Ok(());
+    };
+    let key = format!("buckets.{}", name(&target));
+    let sse = attached(
+        stack,
+        "aws_s3_bucket_server_side_encryption_configuration",
+        &target,
+    )
+    .and_then(|b| b.body.blocks("rule").first())
+    .and_then(|r| r.blocks("apply_server_side_encryption_by_default").first())
+    .and_then(|d| d.get("sse_algorithm"));
+    if sse != Some(&Value::from("AES256")) {
+        return broken(
+            key,
+            format!("{target} receives the server access logs of {source}, but its default encryption is not SSE-S3 (AES256); S3 delivers access logs only into SSE-S3 buckets, so none would arrive; fix: give the log target `Encryption::S3Managed` (a generator bug, not an env-file one)"),
+        );
+    }
+    let statement = attached(stack, "aws_s3_bucket_policy", &target)
+        .and_then(|p| referenced(p.body.get("policy")).into_iter().next())
+        .and_then(|doc| stack.block(&doc))
+        .and_then(|doc| {
+            doc.body
+                .blocks("statement")
+                .iter()
+                .find(|s| lets_logging_write_for(s, &source))
+        });
+    if statement.is_none() {
+        return broken(
+            key,
+            format!("the bucket policy of {target} has no statement that lets {LOGGING_SERVICE} put {source}'s logs with both `aws:SourceArn` ({source}) and `aws:SourceAccount` conditions (AWS's policy for access log delivery); fix: accept the source's logs in the target's `accept_access_logs` (a generator bug, not an env-file one)"),
+        );
+    }
+    Ok(())
+}
+
+/// An Allow of `s3:PutObject` to the logging service, conditioned on the source bucket's ARN
+/// and on the account.
+fn lets_logging_write_for(statement: &Body, source: &Address) -> bool {
+    let service = statement.blocks("principals").iter().any(|p| {
+        p.get("type") == Some(&Value::from("Service"))
+            && p.get("identifiers") == Some(&Value::list([LOGGING_SERVICE]))
+    });
+    let condition = |var: &str| {
+        statement
+            .blocks("condition")
+            .iter()
+            .find(|c| c.get("variable") == Some(&Value::from(var)))
+    };
+    let source_arn = condition("aws:SourceArn").is_some_and(|c| {
+        let mut refs = Vec::new();
+        if let Some(v) = c.get("values") {
+            v.refs(&mut refs);
+        }
+        refs.iter().any(|r| &r.addr == source && r.path == ["arn"])
+    });
+    let account = condition("aws:SourceAccount")
+        .is_some_and(|c| c.get("test") == Some(&Value::from("StringEquals")));
+    statement.get("effect") == Some(&Value::from("Allow"))
+        && statement.get("actions") == Some(&Value::list(["s3:PutObject"]))
+        && service
+        && source_arn
+        && account
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::buckets::{AcceptAccessLogs, AccessLogging, Encryption, LogSource, SecureBucket};
+    use crate::AccountId;
+    use tf::Entry;
+
+    fn logged(target_encryption: Encryption) -> Stack {
+        let mut s = Stack::default();
+        let account = AccountId(
+            s.data("aws_caller_identity", "current", Body::new())
+                .attr("account_id"),
+        );
+        let bucket = |s: &mut Stack, role, encryption, accept| {
+            SecureBucket {
+                role,
+                name: "fastapi-infra-test-x",
+                encryption,
+                force_destroy: false,
+                prevent_destroy: false,
+                deny_insecure_transport: true,
+                accept_access_logs: accept,
+            }
+            .emit(s)
+        };
+        let content = bucket(&mut s, "content", Encryption::KmsAwsManaged, None);
+        let accept = AcceptAccessLogs {
+            account,
+            sources: vec![LogSource {
+                role: "content".into(),
+                arn: content.arn.clone(),
+            }],
+        };
+        let logs = bucket(&mut s, "logs", target_encryption, Some(accept));
+        AccessLogging {
+            role: "content",
+            source: &content,
+            target: &logs,
+        }
+        .emit(&mut s);
+        s.check().unwrap();
+        s
+    }
+
+    #[test]
+    fn a_log_target_with_sse_s3_and_aws_policy_passes() {
+        assert_eq!(check_app(&logged(Encryption::S3Managed)), Ok(()));
+    }
+
+    #[test]
+    fn a_log_target_with_sse_kms_is_refused() {
+        let e = check_app(&logged(Encryption::KmsAwsManaged)).unwrap_err();
+        assert_eq!(e.key, "buckets.logs");
+        assert!(
+            e.message.contains("SSE-S3 (AES256)") && e.message.contains("fix:"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_log_policy_without_source_account_is_refused() {
+        let mut s = logged(Encryption::S3Managed);
+        let doc = s
+            .data
+            .iter_mut()
+            .find(|b| name(&b.addr) == "logs_bucket_policy")
+            .unwrap();
+        for (_, e) in doc.body.entries.iter_mut() {
+            if let Entry::Blocks(statements) = e {
+                for st in statements {
+                    for (k, inner) in st.entries.iter_mut() {
+                        if let (true, Entry::Blocks(cs)) = (k == "condition", inner) {
+                            cs.retain(|c| {
+                                c.get("variable") != Some(&Value::from("aws:SourceAccount"))
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        let e = check_app(&s).unwrap_err();
+        assert!(e.message.contains("aws:SourceAccount"), "{e}");
+    }
+
+    #[test]
+    fn user_data_fits_16_kb() {
+        assert_eq!(check_user_data(&"x".repeat(USER_DATA_MAX_BYTES)), Ok(()));
+        let e = check_user_data(&"x".repeat(USER_DATA_MAX_BYTES + 1)).unwrap_err();
+        assert_eq!(e.key, "app");
+        assert!(
+            e.message.contains("16385 bytes") && e.message.contains("fix:"),
+            "{e}"
+        );
+        // Counted in bytes, as EC2 counts: 6000 three-byte characters are 18000 bytes.
+        assert!(check_user_data(&"€".repeat(6000)).is_err());
+    }
+
+    #[test]
+    fn an_oversized_user_data_in_a_document_is_refused() {
+        let mut s = Stack::default();
+        s.file(FILE_NAME, "#!/bin/bash\n".repeat(2000));
+        assert_eq!(check_app(&s).unwrap_err().key, "app");
+    }
+}
