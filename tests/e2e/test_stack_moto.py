@@ -174,7 +174,7 @@ def assert_ssm_holds(moto, env: str, values: dict) -> None:
 
 def plan_and_scan(env, tf, tfvars, needles) -> str:
     """`make plan`, then check the saved plan (and the folder holding it) for secrets."""
-    make("plan", env, tf, tfvars, timeout=240)
+    make("plan", env, tf, tfvars, timeout=600)
     plan_json, plan_files = saved_plan(tf)
     assert plan_files, "make plan saved no plan"
     # Positive control: the scan does read inside the saved plan (a zip of the config and state).
@@ -229,7 +229,7 @@ def rotate(env, tf, moto, tfvars, values) -> dict:
         "data.aws_iam_policy_document.app": ["read"],
         "aws_iam_role_policy.app": ["update"],
     }, changes
-    make("apply", env, tf, tfvars, timeout=400)
+    make("apply", env, tf, tfvars, timeout=900)
     assert_ssm_holds(moto, env, new)
     assert_no_secret(tf, needles)
     replan_is_empty(tf, tfvars)
@@ -248,7 +248,7 @@ def test_apply_outputs_secrets_replan_rotate_destroy(env, tmp_path, moto):
     assert len(files_holding(tfvars.parent, tags(values))) == 4
 
     plan_json = plan_and_scan(env, tf, tfvars, tags(values))
-    make("apply", env, tf, tfvars, timeout=400)
+    make("apply", env, tf, tfvars, timeout=900)
     assert not (work / "tfplan").exists(), "make apply keeps the applied plan"
     check_outputs_and_emulator(env, tf, moto, values)
     assert_ssm_holds(moto, env, values)
