@@ -7,11 +7,11 @@ TFVARS := $(CURDIR)/envs/$(ENV).tfvars
 APPROVE := $(if $(filter 1,$(AUTO_APPROVE)),-auto-approve,)
 
 .DEFAULT_GOAL := help
-.PHONY: help bootstrap generate init plan apply destroy output check test test-quick fmt lint bench tfvars
+.PHONY: help bootstrap generate lock init plan apply destroy output check test test-quick fmt lint bench tfvars
 
 help: ## List the targets
 	@echo "usage: make <target> [ENV=dev|prod|...] [AUTO_APPROVE=1]"
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/\$$(ENV)/$(ENV)/g' | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
 
 bootstrap: ## Create the state bucket and lock table (once per account; local state)
 	cargo run -q -p gen -- --env bootstrap
@@ -20,6 +20,14 @@ bootstrap: ## Create the state bucket and lock table (once per account; local st
 
 generate: ## Write generated/$(ENV) from envs/$(ENV).toml
 	cargo run -q -p gen -- --env $(ENV)
+
+# Providers come from the machine's mirror when there is one (this project's machines), else
+# from the registry. linux_amd64 is what this machine and CI's runners are; add yours with
+# LOCK_PLATFORMS="-platform=linux_amd64 -platform=darwin_arm64" (that needs the registry).
+LOCK_MIRROR ?= $(if $(wildcard /opt/tf-plugins/registry.terraform.io),-fs-mirror=/opt/tf-plugins,)
+LOCK_PLATFORMS ?= -platform=linux_amd64
+lock: ## Write generated/$(ENV)/.terraform.lock.hcl (terraform providers lock); commit it
+	$(TF) -chdir=$(TFDIR) providers lock $(LOCK_MIRROR) $(LOCK_PLATFORMS)
 
 init: generate ## terraform init with the S3 backend
 	$(TF) -chdir=$(TFDIR) init -input=false

@@ -8,6 +8,7 @@ pub mod buckets;
 pub mod ec2_app;
 pub mod env;
 pub mod iam;
+pub mod knowledge;
 pub mod network;
 pub mod quote;
 pub mod rds;

@@ -1,6 +1,6 @@
 //! Whole environments: the app stack and the bootstrap stack, wired from an env file.
 
-use tf::{Address, Body, Expr, Stack, Value, Variable};
+use tf::{Address, Body, Expr, Op, Stack, Value, Variable};
 
 use crate::buckets::{AcceptAccessLogs, AccessLogging, Encryption, LogSource, SecureBucket};
 use crate::ec2_app::{AppFirewall, AppInstance, APP_PORT};
@@ -144,9 +144,9 @@ fn secret(
     let vname = format!("{name}_version");
     let n: Value = Address::Var(vname.clone()).whole().into();
     let whole_from_1 = Expr::binary(
-        Expr::binary(n.clone(), ">=", 1i64),
-        "&&",
-        Expr::binary(Expr::call("floor", [n.clone()]), "==", n),
+        Expr::binary(n.clone(), Op::GreaterEq, 1i64),
+        Op::And,
+        Expr::binary(Expr::call("floor", [n.clone()]), Op::Eq, n),
     );
     let version = stack.variable(
         Variable::new(
@@ -160,8 +160,9 @@ fn secret(
     Secret { value, version }
 }
 
-/// The FastAPI deployment of one environment.
-pub fn app_stack(env_name: &str, cfg: &AppEnv) -> Stack {
+/// The FastAPI deployment of one environment. `regenerate` is the command that regenerates its
+/// files, for the header of `user_data.sh`.
+pub fn app_stack(env_name: &str, cfg: &AppEnv, regenerate: &str) -> Stack {
     let naming = Naming {
         project: cfg.project.0.clone(),
         env: env_name.to_string(),
@@ -383,6 +384,7 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv) -> Stack {
         app_port: APP_PORT,
         asgi_app: &cfg.app.asgi_app.0,
         health_path: &cfg.app.health_path.0,
+        regenerate,
     };
     stack.file(FILE_NAME, user_data.render());
 

@@ -1,5 +1,6 @@
 //! `gen`: typed Rust descriptions of the fastapi-infra deployment, compiled to Terraform JSON.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -7,8 +8,9 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use gen::config::InputError;
 use gen::graph::GraphFormat;
-use gen::review::{self, Doc};
-use gen::{build, config, output, Format};
+use gen::review;
+use gen::{build, commit, config, env_file, output, readme, Format, PROVIDER};
+use tf::Document;
 
 /// Generate the Terraform of fastapi-infra environments from envs/<name>.toml.
 ///
@@ -58,9 +60,14 @@ struct GenArgs {
     #[arg(long, value_enum, default_value_t = Format::Json)]
     format: Format,
 
-    /// A README whose `<!-- gen graph ENV -->` blocks are kept current (skipped when absent).
-    #[arg(long, value_name = "FILE", default_value = "README.md")]
-    readme: PathBuf,
+    /// A README whose `<!-- gen graph ENV -->` blocks are kept current [default: README.md when
+    /// the output folder is the default one; skipped when that file is absent].
+    #[arg(long, value_name = "FILE", conflicts_with = "no_readme")]
+    readme: Option<PathBuf>,
+
+    /// Leave the README alone.
+    #[arg(long)]
+    no_readme: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -138,102 +145,230 @@ fn generate(cli: GenArgs) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("cannot generate `{n}`"))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let readme = readme_update(&cli, &names)?;
+    let timeout = commit::lock_timeout()?;
+    // Everything on disk is read under the lock (see commit.rs for the protocol).
+    let _lock = commit::lock(&out, !cli.check, timeout)?;
+    let readme = readme_path(&cli)?;
     if cli.check {
-        let mut drift: Vec<_> = built
-            .iter()
-            .flat_map(|(n, files)| output::check_env(&out.join(n), files))
-            .collect();
-        if let Some((path, new)) = &readme {
-            drift.push(output::Drift {
-                path: path.clone(),
-                what: format!("graph block differs from `gen graph` ({} bytes)", new.len()),
-            });
-        }
-        if drift.is_empty() {
-            println!("generated files are current ({} environments)", built.len());
-            return Ok(ExitCode::SUCCESS);
-        }
-        for d in &drift {
-            println!("{}: {}", d.path.display(), d.what);
-        }
-        eprintln!(
-            "{} generated file(s) are stale; fix: run `cargo run -p gen -- --all` and commit",
-            drift.len()
-        );
-        return Ok(ExitCode::from(1));
+        return check(&cli, &out, &names, &built, readme.as_deref());
     }
-    if cli.format == Format::Json {
-        // A resource under a new address would be destroyed and recreated: demand a moved block.
-        for (name, files) in &built {
-            let dir = out.join(name);
-            if !dir.is_dir() || output::check_env(&dir, files).is_empty() {
-                continue; // nothing there before, or nothing changes: nothing was renamed
-            }
-            let old = Doc::from_dir(&out.join(name))?;
-            let new = Doc::from_rendered(files)?;
-            let missing = review::unmoved_renames(&old, &new);
-            if !missing.is_empty() {
-                let blocks: Vec<String> = missing
-                    .iter()
-                    .map(|r| format!("# {} is now {} ({})\n{}", r.from, r.to, r.why, r.toml()))
-                    .collect();
-                return Err(InputError(format!(
-                    "envs/{name}.toml: {} resource(s) changed address; the next apply would destroy and recreate them. fix: add to envs/{name}.toml:\n\n{}\n",
-                    missing.len(),
-                    blocks.join("\n\n")
-                ))
-                .into());
-            }
-        }
-    }
+    recover(&out, readme.as_deref())?;
+    let mut changes = Vec::new();
+    let mut counts = Vec::new();
     for (name, files) in &built {
-        let dir = out.join(name);
-        let changed =
-            output::write_env(&dir, files).with_context(|| format!("cannot write `{name}`"))?;
+        let planned = output::plan_env(&out.join(name), files)
+            .with_context(|| format!("cannot write `{name}`"))?;
+        if cli.format == Format::Json && !planned.is_empty() {
+            rename_guard(&out.join(name), &env_file(&cli.envs_dir, name), files)?;
+        }
+        counts.push(planned.len());
+        changes.extend(planned);
+    }
+    let readme_change = match &readme {
+        Some(path) => readme_update(path, &cli, &names)?,
+        None => None,
+    };
+    changes.extend(readme_change.clone());
+    commit::commit(&out, &changes, commit::fsync_wanted())?;
+    for ((name, files), changed) in built.iter().zip(counts) {
         println!(
             "{}: {} files, {changed} changed",
-            dir.display(),
+            out.join(name).display(),
             files.len()
         );
     }
-    if let Some((path, text)) = readme {
-        std::fs::write(&path, text)
-            .map_err(|e| InputError(format!("{}: cannot write ({e})", path.display())))?;
+    if let (Some(path), Some(_)) = (readme, readme_change) {
         println!("{}: graph updated", path.display());
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// The README with its graph blocks regenerated, when that changes it.
-fn readme_update(cli: &GenArgs, names: &[String]) -> Result<Option<(PathBuf, String)>, InputError> {
-    if cli.format != Format::Json || cli.out.is_some() {
-        return Ok(None);
+/// A resource under a new address would be destroyed and recreated: demand a moved block.
+fn rename_guard(dir: &Path, env_file: &str, files: &[tf::File]) -> Result<(), InputError> {
+    let committed = output::committed(dir);
+    if committed.is_empty() {
+        return Ok(()); // nothing there before: nothing was renamed
     }
-    let Ok(text) = std::fs::read_to_string(&cli.readme) else {
-        return Ok(None);
-    };
-    let mut new = text.clone();
-    for name in names {
-        if new.contains(&gen::graph::readme_marker(name)) {
-            let stack = gen::stack(&cli.envs_dir, name)?;
-            let mermaid = gen::graph::render(name, &stack, GraphFormat::Mermaid);
-            new = gen::graph::update_readme(&new, name, &mermaid).ok_or_else(|| {
-                InputError(format!(
-                    "{}: `{}` has no `{}` after it",
-                    cli.readme.display(),
-                    gen::graph::readme_marker(name),
-                    gen::graph::README_END
-                ))
-            })?;
+    let old = review::read_files(committed.iter().map(|(n, t)| (n.as_str(), t.as_str())))?;
+    let new = review::read_rendered(files)?;
+    let missing = review::unmoved_renames(&old, &new, PROVIDER);
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let blocks: Vec<String> = missing
+        .iter()
+        .map(|r| format!("# {} is now {} ({})\n{}", r.from, r.to, r.why, r.toml()))
+        .collect();
+    Err(InputError(format!(
+        "{env_file}: {} resource(s) changed address; the next apply would destroy and recreate them. fix: add to {env_file}:\n\n{}\n",
+        missing.len(),
+        blocks.join("\n\n")
+    )))
+}
+
+/// Finish what an interrupted run left (its journal, its temp files), and say so.
+fn recover(out: &Path, readme: Option<&Path>) -> Result<(), InputError> {
+    if let Some(done) = commit::recover(out)? {
+        eprintln!(
+            "gen: finished the commit of an interrupted run: {} file(s) replaced, {} removed",
+            done.replaced, done.removed
+        );
+        for p in &done.skipped {
+            eprintln!(
+                "gen: left {} as it is: it changed after the interrupted run read it",
+                p.display()
+            );
         }
     }
-    Ok((new != text).then(|| (cli.readme.clone(), new)))
+    let swept: usize = temp_folders(out, readme)
+        .iter()
+        .map(|(dir, prefix)| commit::sweep(dir, prefix.as_deref()))
+        .sum();
+    if swept > 0 {
+        eprintln!("gen: removed {swept} temp file(s) left by an interrupted run");
+    }
+    Ok(())
+}
+
+/// Where temp files of a run can be: the output folder, each folder in it, and the README's
+/// folder (only the README's temp files there).
+fn temp_folders(out: &Path, readme: Option<&Path>) -> Vec<(PathBuf, Option<String>)> {
+    let mut dirs = vec![(out.to_path_buf(), None)];
+    for e in std::fs::read_dir(out).into_iter().flatten().flatten() {
+        if e.path().is_dir() {
+            dirs.push((e.path(), None));
+        }
+    }
+    if let Some(r) = readme.and_then(|r| r.canonicalize().ok()) {
+        let name = r.file_name().unwrap_or_default().to_string_lossy();
+        let prefix = format!(".{name}.");
+        dirs.push((
+            r.parent().unwrap_or(Path::new(".")).to_path_buf(),
+            Some(prefix),
+        ));
+    }
+    dirs
+}
+
+/// `--check`: name each file that differs from what would be written, and what an interrupted
+/// run left.
+fn check(
+    cli: &GenArgs,
+    out: &Path,
+    names: &[String],
+    built: &[(String, Vec<tf::File>)],
+    readme: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    let mut drift: Vec<_> = built
+        .iter()
+        .flat_map(|(n, files)| output::check_env(&out.join(n), files))
+        .collect();
+    for (n, files) in built {
+        drift.extend(gen::lockfile::check(n, &out.join(n), files));
+    }
+    if let Some(path) = readme {
+        if let Some(c) = readme_update(path, cli, names)? {
+            drift.push(output::Drift {
+                path: path.to_path_buf(),
+                what: format!(
+                    "graph block differs from `gen graph` ({} bytes)",
+                    c.new.map(|(b, _)| b.len()).unwrap_or(0)
+                ),
+            });
+        }
+    }
+    if let Some(j) = commit::pending(out) {
+        drift.push(output::Drift {
+            path: j,
+            what: "the commit of an interrupted run (the next gen run finishes it)".into(),
+        });
+    }
+    for (dir, prefix) in temp_folders(out, readme) {
+        for p in commit::leftovers(&dir, prefix.as_deref()) {
+            drift.push(output::Drift {
+                path: p,
+                what: "a temp file of an interrupted run (the next gen run removes it)".into(),
+            });
+        }
+    }
+    if drift.is_empty() {
+        println!("generated files are current ({} environments)", built.len());
+        return Ok(ExitCode::SUCCESS);
+    }
+    for d in &drift {
+        println!("{}: {}", d.path.display(), d.what);
+    }
+    eprintln!(
+        "{} generated file(s) are stale; fix: run `cargo run -p gen -- --all` and commit",
+        drift.len()
+    );
+    Ok(ExitCode::from(1))
+}
+
+/// The README this run keeps current: `--readme`, else README.md when the output folder is the
+/// default one and the file exists; none with `--no-readme` or `--format hcl`.
+fn readme_path(cli: &GenArgs) -> Result<Option<PathBuf>, InputError> {
+    if cli.no_readme || cli.format != Format::Json {
+        return Ok(None);
+    }
+    match &cli.readme {
+        Some(p) if !p.is_file() => Err(InputError(format!(
+            "{}: no such file (--readme); fix: name the README to keep current, or pass --no-readme",
+            p.display()
+        ))),
+        Some(p) => Ok(Some(p.clone())),
+        None if cli.out.is_some() => Ok(None),
+        None => Ok(Some(PathBuf::from("README.md")).filter(|p| p.exists())),
+    }
+}
+
+/// The README with its graph blocks regenerated, as a change, when that changes it. Its markers
+/// must be well-formed (see `readme::blocks`).
+fn readme_update(
+    path: &Path,
+    cli: &GenArgs,
+    names: &[String],
+) -> Result<Option<commit::Change>, InputError> {
+    // A link is followed: the file it names is the one replaced.
+    let real = path.canonicalize().map_err(|e| {
+        InputError(format!(
+            "{}: cannot read ({e}); fix: name an existing README with --readme, or pass --no-readme",
+            path.display()
+        ))
+    })?;
+    let read_err = |e: std::io::Error| InputError(format!("{}: cannot read ({e})", path.display()));
+    let bytes = std::fs::read(&real).map_err(read_err)?;
+    let mode = std::fs::metadata(&real)
+        .map_err(read_err)?
+        .permissions()
+        .mode()
+        & 0o7777;
+    let text = String::from_utf8(bytes.clone()).map_err(|_| {
+        InputError(format!(
+            "{}: not UTF-8 text; fix: restore it (git checkout) or pass --no-readme",
+            path.display()
+        ))
+    })?;
+    let known = config::list(&cli.envs_dir)?;
+    let new = readme::update(path, &text, &known, names, |name| {
+        let doc = Document::from_stack(&gen::stack(&cli.envs_dir, name)?);
+        Ok(gen::graph::render(
+            name,
+            &doc,
+            PROVIDER,
+            GraphFormat::Mermaid,
+        ))
+    })?;
+    Ok((new != text).then(|| commit::Change {
+        target: real,
+        new: Some((new.into_bytes(), mode)),
+        old: Some(commit::Old { bytes, mode }),
+    }))
 }
 
 fn diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
     if let Some(pair) = &args.pair {
-        let doc = |n: &str| Doc::from_rendered(&build(&args.envs_dir, n, Format::Json)?);
+        let doc = |n: &str| review::read_rendered(&build(&args.envs_dir, n, Format::Json)?);
         let d = review::diff_envs(&pair[0], &doc(&pair[0])?, &pair[1], &doc(&pair[1])?);
         if args.json {
             println!(
@@ -258,15 +393,15 @@ fn diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
     let mut text = String::new();
     let mut json = serde_json::Map::new();
     for name in &names {
-        let new = Doc::from_rendered(&build(&args.envs_dir, name, Format::Json)?)
+        let new = review::read_rendered(&build(&args.envs_dir, name, Format::Json)?)
             .with_context(|| format!("cannot compare `{name}`"))?;
         let old = match &args.base {
-            Some(rev) => Doc::from_git(rev, &Path::new(&args.out).join(name).to_string_lossy())?,
-            None => Doc::from_dir(&args.out.join(name))?,
+            Some(rev) => review::read_git(rev, &Path::new(&args.out).join(name).to_string_lossy())?,
+            None => review::read_dir(&args.out.join(name))?,
         };
-        let changes = review::diff(&old, &new);
+        let changes = review::diff(&old, &new, PROVIDER);
         any |= !changes.is_empty();
-        review::render_text(name, &changes, &mut text);
+        review::render_text(name, &env_file(&args.envs_dir, name), &changes, &mut text);
         json.insert(
             name.clone(),
             serde_json::to_value(&changes).expect("serializable"),
@@ -290,7 +425,11 @@ fn diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
 fn graph(args: GraphArgs) -> anyhow::Result<ExitCode> {
     let stack = gen::stack(&args.envs_dir, &args.env)
         .with_context(|| format!("cannot draw `{}`", args.env))?;
-    print!("{}", gen::graph::render(&args.env, &stack, args.format));
+    let doc = Document::from_stack(&stack);
+    print!(
+        "{}",
+        gen::graph::render(&args.env, &doc, PROVIDER, args.format)
+    );
     Ok(ExitCode::SUCCESS)
 }
 
