@@ -138,7 +138,12 @@ pub fn state(dir: &Path, keys: &[String]) -> State {
         .map(|k| {
             let p = dir.join(k);
             let v = match fs::symlink_metadata(&p) {
-                Ok(m) if m.is_file() => Some(fs::read(&p).unwrap_or_default()),
+                // A file removed between the two calls (a run removed it) is absent, not empty.
+                Ok(m) if m.is_file() => match fs::read(&p) {
+                    Ok(bytes) => Some(bytes),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                    Err(e) => Some(format!("<read error: {e}>").into_bytes()),
+                },
                 Ok(_) => Some(b"<not a regular file>".to_vec()),
                 Err(_) => None,
             };
