@@ -36,6 +36,10 @@ impl Scratch {
                 dir.join(format!("envs/{e}.toml")),
             )
             .unwrap();
+            // The committed provider lock file: `--check` wants it (the generator never writes it).
+            let lock = format!("generated/{e}/.terraform.lock.hcl");
+            fs::create_dir_all(dir.join(format!("generated/{e}"))).unwrap();
+            fs::copy(repo().join(&lock), dir.join(&lock)).unwrap();
         }
         fs::write(dir.join("README.md"), README).unwrap();
         Scratch(dir)
