@@ -40,8 +40,9 @@ tfvars:
 plan: tfvars ## terraform plan with envs/$(ENV).tfvars
 	$(TF) -chdir=$(TFDIR) plan -input=false -var-file=$(TFVARS) -out=tfplan
 
+# A saved plan holds no secret (ephemeral variables): apply reads them again from the tfvars.
 apply: tfvars ## terraform apply (the saved plan when there is one)
-	@if [ -f $(TFDIR)/tfplan ]; then $(TF) -chdir=$(TFDIR) apply -input=false tfplan && rm -f $(TFDIR)/tfplan; \
+	@if [ -f $(TFDIR)/tfplan ]; then $(TF) -chdir=$(TFDIR) apply -input=false -var-file=$(TFVARS) tfplan && rm -f $(TFDIR)/tfplan; \
 	else $(TF) -chdir=$(TFDIR) apply -input=false -var-file=$(TFVARS) $(APPROVE); fi
 
 destroy: tfvars ## terraform destroy (asks unless AUTO_APPROVE=1)

@@ -8,12 +8,13 @@ attribute is set. A typo or a removed argument fails here, before `terraform val
 """
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from harness import PLUGIN_DIR, REPO, envs
+from harness import PLUGIN_DIR, REPO, envs, is_bootstrap
 
 PROVIDER = "registry.terraform.io/hashicorp/aws"
 META = {"depends_on", "lifecycle", "count", "for_each", "provider", "//"}
@@ -140,6 +141,53 @@ def test_generated_blocks_match_the_provider_schema(schema, variant, env):
     problems, seen = check_files(schema, folder)
     assert seen, f"no blocks found in {folder}"
     assert problems == [], "\n".join(problems)
+
+
+def check_write_only(schema, folder: Path):
+    """Ephemeral variables reach write-only arguments only (the provider schema says which are), and
+    every write-only argument that is set has its `<name>_version` partner set: a new value is
+    sent only when the version changes. Returns (problems, write-only arguments seen)."""
+    variables = folder / "variables.tf.json"
+    doc = json.loads(variables.read_text()) if variables.exists() else {}
+    ephemeral = [n for n, v in doc.get("variable", {}).items() if v.get("ephemeral")]
+    uses = re.compile(r"\bvar\.(" + "|".join(map(re.escape, ephemeral)) + r")\b") if ephemeral else None
+    problems, seen = [], []
+    for f in sorted(folder.glob("*.tf.json")):
+        for section, key in (("resource", "resource_schemas"), ("data", "data_source_schemas")):
+            for kind, blocks in json.loads(f.read_text()).get(section, {}).items():
+                attrs = schema[key].get(kind, {}).get("block", {}).get("attributes", {})
+                for name, body in blocks.items():
+                    for arg, value in body.items():
+                        where = f"{folder.name}/{kind}.{name}.{arg}"
+                        write_only = attrs.get(arg, {}).get("write_only", False)
+                        if uses and uses.search(json.dumps(value)) and not write_only:
+                            problems.append(f"{where}: an ephemeral variable in an argument that is not write-only")
+                        if write_only:
+                            seen.append(f"{kind}.{arg}")
+                            if f"{arg}_version" not in attrs or f"{arg}_version" not in body:
+                                problems.append(f"{where}: write-only without `{arg}_version`")
+    return problems, seen
+
+
+@pytest.mark.parametrize("env", sorted(envs()))
+def test_secrets_reach_write_only_arguments_only(schema, env):
+    problems, seen = check_write_only(schema, REPO / "generated" / env)
+    assert problems == [], "\n".join(problems)
+    if not is_bootstrap(envs()[env]):
+        assert {"aws_db_instance.password_wo", "aws_ssm_parameter.value_wo"} <= set(seen), seen
+
+
+def test_the_write_only_checker_catches_what_it_should(schema, tmp_path):
+    (tmp_path / "variables.tf.json").write_text(json.dumps({"variable": {"k": {"type": "string", "ephemeral": True}}}))
+    (tmp_path / "main.tf.json").write_text(json.dumps({"resource": {"aws_ssm_parameter": {
+        "a": {"name": "a", "type": "SecureString", "value": "${var.k}"},
+        "b": {"name": "b", "type": "SecureString", "value_wo": "${var.k}"},
+    }}}))
+    problems, _ = check_write_only(schema, tmp_path)
+    assert problems == [
+        f"{tmp_path.name}/aws_ssm_parameter.a.value: an ephemeral variable in an argument that is not write-only",
+        f"{tmp_path.name}/aws_ssm_parameter.b.value_wo: write-only without `value_wo_version`",
+    ], problems
 
 
 def test_the_checker_catches_what_it_should(schema):

@@ -1,16 +1,25 @@
-"""The deployment stack, applied for real against moto on 127.0.0.1 (issue: deployment stack).
+"""The deployment stack, applied for real against moto on 127.0.0.1 (issues: deployment stack,
+secrets out of state).
 
-For dev and prod: plan, apply, outputs with the promised shapes, a second plan with no
-changes, and destroy. The committed output stays clean: the test works on a copy and adds
-`*_override.tf.json` files for the emulator's endpoints and quirks.
+For dev and prod: the Makefile's own plan-then-apply flow (`make plan`, `make apply` of the saved
+plan) with distinctive secrets in a tfvars file outside the env folder; outputs with the
+promised shapes; no secret in the saved plan, in `terraform state pull` or in any file of the env
+folder, while SSM holds each one; a second plan with no changes; rotation (a new value and a
+bumped version reach SSM, then an empty plan); destroy. The committed output stays clean: the
+test works on a copy and adds `*_override.tf.json` files for the emulator's endpoints and quirks.
 """
 
 import json
+import os
 import re
+import secrets
+import subprocess
+import zipfile
+from pathlib import Path
 
 import pytest
 
-from harness import TEST_VARS, Terraform, copy_env, write_json
+from harness import REPO, TEST_VARS, Terraform, copy_env, write_json
 
 
 # moto 5.2.5 drops the description of a rule that references another security group, so every
@@ -24,13 +33,20 @@ MOTO_QUIRKS = {
     }
 }
 
+# The secret variables and the SSM parameter each one lands in.
+SECRET_PARAMETERS = {
+    "db_password": "db_password",
+    "tavily_api_key": "tavily_api_key",
+    "gemini_api_key": "gemini_api_key",
+    "app_repo_url": "repo_url",
+}
+
 
 def prepare(env, tmp_path, moto):
     work = copy_env(env, tmp_path / env)
     write_json(work / "providers_override.tf.json", moto.provider_override())
     write_json(work / "backend_override.tf.json", {"terraform": {"backend": {"local": {}}}})
     write_json(work / "moto_override.tf.json", MOTO_QUIRKS)
-    write_json(work / "terraform.tfvars.json", TEST_VARS)
     tf = Terraform(work, tmp_path / f"terraform-{env}.log")
     tf.init(backend=True)
     return work, tf
@@ -72,34 +88,174 @@ def check_aws_rules(env, moto, out):
     assert len({sn["SubnetAvailabilityZone"]["Name"] for sn in group["Subnets"]}) >= 2, group
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("env", ["dev", "prod"])
-def test_apply_outputs_replan_destroy(env, tmp_path, moto):
-    work, tf = prepare(env, tmp_path, moto)
-    tf.run("plan", "-out=tfplan", timeout=180)
-    tf.run("apply", "-auto-approve", "tfplan", timeout=400)
+def new_secrets(env: str) -> dict:
+    """Distinctive values: each carries a random tag found nowhere else, and uses characters RDS
+    allows in a password."""
+    def tag():
+        return f"{env}{secrets.token_hex(8)}"
+    return {
+        "db_password": f"Pw!{tag()}#~",
+        "tavily_api_key": f"tvly-{tag()}",
+        "gemini_api_key": f"gem-{tag()}",
+        "app_repo_url": f"https://x-access-token:ghp{tag()}@example.invalid/app.git",
+    }
 
+
+def write_tfvars(path: Path, values: dict, versions: dict) -> None:
+    """The operator's tfvars: outside the env folder, like envs/<env>.tfvars."""
+    tfvars = {k: v for k, v in TEST_VARS.items() if k not in values}
+    tfvars.update(values)
+    tfvars.update({f"{k}_version": n for k, n in versions.items()})
+    path.write_text(json.dumps(tfvars, indent=2) + "\n")
+
+
+def make(target: str, env: str, tf: Terraform, tfvars: Path, timeout: int) -> subprocess.CompletedProcess:
+    """A Makefile target, as an operator runs it, on the test's copy of the env folder."""
+    args = ["make", "-C", str(REPO), target, f"ENV={env}", f"TFDIR={tf.dir}", f"TFVARS={tfvars}"]
+    proc = subprocess.run(["timeout", "-k", "10", str(timeout), *args], env=tf.env, capture_output=True, text=True)
+    with open(tf.log, "a") as f:
+        f.write(f"$ {' '.join(args)}  (exit {proc.returncode})\n{proc.stdout}\n{proc.stderr}\n")
+    assert proc.returncode == 0, f"make {target} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+    return proc
+
+
+def tags(values: dict) -> list[str]:
+    """The random tag of each secret: found however the value is quoted or escaped."""
+    return [re.search(r"(?:dev|prod)[0-9a-f]{16}", v).group(0) for v in values.values()]
+
+
+def texts_of(path: Path):
+    """A file's bytes, and for a zip (a saved plan) each member's bytes."""
+    data = path.read_bytes()
+    yield str(path), data
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as z:
+            for name in z.namelist():
+                yield f"{path}!{name}", z.read(name)
+
+
+def files_holding(folder: Path, needles: list[str]) -> list[str]:
+    """Every file of the folder (zips opened) that holds a needle. Symlinks are not followed:
+    the only ones are the provider binaries that `init -plugin-dir` links from the mirror."""
+    found = []
+    for root, _dirs, names in os.walk(folder):
+        for n in names:
+            p = Path(root) / n
+            if p.is_symlink():
+                continue
+            for where, data in texts_of(p):
+                found += [f"{where}: {s}" for s in needles if s.encode() in data]
+    return found
+
+
+def saved_plan(tf: Terraform) -> tuple[str, list[str]]:
+    """`terraform show -json` of the saved plan, and the files of the folder holding it."""
+    shown = tf.run("show", "-json", "tfplan").stdout
+    return shown, [str(p) for p in tf.dir.rglob("tfplan")]
+
+
+def assert_no_secret(tf: Terraform, needles: list[str], plan_json: str = "") -> None:
+    state = tf.run("state", "pull").stdout
+    assert json.loads(state)["resources"], "state is empty: the scan would prove nothing"
+    for what, text in (("terraform state pull", state), ("terraform show -json tfplan", plan_json)):
+        leaked = [s for s in needles if s in text]
+        assert not leaked, f"secrets in {what}: {leaked}"
+    leaked = files_holding(tf.dir, needles)
+    assert not leaked, f"secrets in the env folder: {leaked}"
+
+
+def assert_ssm_holds(moto, env: str, values: dict) -> None:
+    ssm = moto.boto("ssm")
+    for var, param in SECRET_PARAMETERS.items():
+        p = ssm.get_parameter(Name=f"/fastapi-infra/{env}/{param}", WithDecryption=True)["Parameter"]
+        assert p["Type"] == "SecureString", p
+        assert p["Value"] == values[var], f"{param} in SSM is not the tfvars value"
+
+
+def plan_and_scan(env, tf, tfvars, needles) -> str:
+    """`make plan`, then check the saved plan (and the folder holding it) for secrets."""
+    make("plan", env, tf, tfvars, timeout=600)
+    plan_json, plan_files = saved_plan(tf)
+    assert plan_files, "make plan saved no plan"
+    # Positive control: the scan does read inside the saved plan (a zip of the config and state).
+    inside = [f for f in files_holding(tf.dir, [f"fastapi-infra-{env}-logs"]) if "tfplan!" in f]
+    assert inside, "the scan does not read inside the saved plan"
+    assert not [s for s in needles if s in plan_json], "secrets in terraform show -json tfplan"
+    assert not files_holding(tf.dir, needles), "secrets in the saved plan or the env folder"
+    return plan_json
+
+
+def replan_is_empty(tf, tfvars) -> None:
+    replan = tf.run("plan", "-detailed-exitcode", f"-var-file={tfvars}", timeout=180, check=False)
+    assert replan.returncode == 0, f"plan is not empty:\n{replan.stdout[-6000:]}\n{replan.stderr[-2000:]}"
+
+
+def check_outputs_and_emulator(env, tf, moto, values) -> None:
     out = json.loads(tf.run("output", "-json").stdout)
     assert re.fullmatch(r"http://\d+\.\d+\.\d+\.\d+:8000", out["app_url"]["value"]), out["app_url"]
     assert re.fullmatch(r"[a-z0-9.-]+:5432", out["rds_endpoint"]["value"]), out["rds_endpoint"]
     assert out["instance_id"]["value"].startswith("i-")
     for role in ("logs", "artifacts", "content"):
         assert out[f"bucket_{role}_name"]["value"] == f"fastapi-infra-{env}-{role}"
-    # No secret in outputs or state outputs.
-    assert TEST_VARS["db_password"] not in json.dumps(out)
-
-    # What the emulator now holds matches what the env file asked for.
+    assert not [s for s in tags(values) if s in json.dumps(out)], "a secret in the outputs"
     rds = moto.boto("rds").describe_db_instances()["DBInstances"]
     assert len(rds) == 1 and rds[0]["Engine"] == "postgres"
     assert rds[0]["PubliclyAccessible"] is False and rds[0]["StorageEncrypted"] is True
     assert rds[0]["DeletionProtection"] is (env == "prod")
-    ssm = moto.boto("ssm").get_parameter(Name=f"/fastapi-infra/{env}/db_password", WithDecryption=False)
-    assert ssm["Parameter"]["Type"] == "SecureString"
     check_aws_rules(env, moto, out)
 
-    # A second plan must show no changes (exit 0; 2 would mean changes).
-    replan = tf.run("plan", "-detailed-exitcode", timeout=180, check=False)
-    assert replan.returncode == 0, f"second plan is not empty:\n{replan.stdout[-6000:]}\n{replan.stderr[-2000:]}"
+
+def rotate(env, tf, moto, tfvars, values) -> dict:
+    """A new Tavily key and database password with bumped versions: they reach SSM and the
+    database (an in-place update), then the plan is empty again."""
+    new = dict(values)
+    fresh = new_secrets(env)
+    for k in ("tavily_api_key", "db_password"):
+        new[k] = fresh[k]
+    write_tfvars(tfvars, new, {"tavily_api_key": 2, "db_password": 2})
+    needles = tags(values) + tags(new)
+    plan_json = plan_and_scan(env, tf, tfvars, needles)
+    changes = {
+        c["address"]: c["change"]["actions"]
+        for c in json.loads(plan_json)["resource_changes"]
+        if c["change"]["actions"] != ["no-op"]
+    }
+    # The role's policy document lists the parameters' ARNs, so Terraform reads it again at apply
+    # (a dependency has a pending change) and shows the policy as updated; it comes out the same.
+    assert changes == {
+        "aws_ssm_parameter.tavily_api_key": ["update"],
+        "aws_ssm_parameter.db_password": ["update"],
+        "aws_db_instance.this": ["update"],
+        "data.aws_iam_policy_document.app": ["read"],
+        "aws_iam_role_policy.app": ["update"],
+    }, changes
+    make("apply", env, tf, tfvars, timeout=900)
+    assert_ssm_holds(moto, env, new)
+    assert_no_secret(tf, needles)
+    replan_is_empty(tf, tfvars)
+    return new
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_apply_outputs_secrets_replan_rotate_destroy(env, tmp_path, moto):
+    work, tf = prepare(env, tmp_path, moto)
+    tfvars = tmp_path / "operator" / f"{env}.tfvars.json"
+    tfvars.parent.mkdir()
+    values = new_secrets(env)
+    write_tfvars(tfvars, values, {})
+    # Positive control: the tags are found where they are (the operator's tfvars).
+    assert len(files_holding(tfvars.parent, tags(values))) == 4
+
+    plan_json = plan_and_scan(env, tf, tfvars, tags(values))
+    make("apply", env, tf, tfvars, timeout=900)
+    assert not (work / "tfplan").exists(), "make apply keeps the applied plan"
+    check_outputs_and_emulator(env, tf, moto, values)
+    assert_ssm_holds(moto, env, values)
+    assert_no_secret(tf, tags(values), plan_json)
+    replan_is_empty(tf, tfvars)
+
+    values = rotate(env, tf, moto, tfvars, values)
 
     if env == "prod":
         # Protection is real: lift it through a test override before destroying. Prod's buckets
@@ -111,8 +267,8 @@ def test_apply_outputs_replan_destroy(env, tmp_path, moto):
                 "aws_s3_bucket": {role: {"force_destroy": True} for role in ("logs", "artifacts", "content")},
             }},
         )
-        tf.run("apply", "-auto-approve", timeout=300)
-    tf.run("destroy", "-auto-approve", timeout=600)
+        tf.run("apply", "-auto-approve", f"-var-file={tfvars}", timeout=300)
+    tf.run("destroy", "-auto-approve", f"-var-file={tfvars}", timeout=600)
     state = json.loads(tf.run("show", "-json").stdout)
     assert not state.get("values", {}).get("root_module", {}).get("resources"), "destroy left resources"
     print(f"\n{env} timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in tf.timings.items()))

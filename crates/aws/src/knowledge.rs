@@ -34,6 +34,7 @@ pub const AWS: Schema = Schema {
     types: &[
         ResourceType {
             sensitive: &["password"],
+            write_only: &[("password_wo", "password_wo_version")],
             changes: &[Change {
                 // ForceNew in the provider's schema.
                 attrs: &[
@@ -101,6 +102,7 @@ pub const AWS: Schema = Schema {
         },
         ResourceType {
             sensitive: &["value", "insecure_value"],
+            write_only: &[("value_wo", "value_wo_version")],
             destroy: Some("deletes an app setting"),
             identity: NAME,
             ..ResourceType::new("aws_ssm_parameter")

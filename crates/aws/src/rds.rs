@@ -14,7 +14,10 @@ pub struct Postgres<'a> {
     /// The only security group admitted on 5432.
     pub allow_from: SecurityGroupId,
     pub username: Ref,
+    /// Written through the write-only `password_wo` (never in plan or state).
     pub password: Ref,
+    /// `password_wo_version`: bump it to send a new password.
+    pub password_version: Ref,
 }
 
 /// What the database gives other modules.
@@ -179,7 +182,8 @@ impl Postgres<'_> {
             .attr("storage_encrypted", true)
             .attr("db_name", self.db.db_name.0.as_str())
             .attr("username", &self.username)
-            .attr("password", &self.password)
+            .attr("password_wo", &self.password)
+            .attr("password_wo_version", &self.password_version)
             .attr("port", POSTGRES_PORT)
             .attr("db_subnet_group_name", subnet_group.attr("name"))
             .attr("vpc_security_group_ids", Value::list([sg.attr("id")]))

@@ -1,6 +1,7 @@
-//! settings: the app's configuration in SSM Parameter Store. Every parameter is a SecureString
-//! (secrets come from sensitive variables), so no secret appears in user_data or outputs; the
-//! instance reads them at boot with its own role.
+//! settings: the app's configuration in SSM Parameter Store. Every parameter is a SecureString,
+//! so no secret appears in user_data or outputs; the instance reads them at boot with its own
+//! role. Secrets come from ephemeral variables through the write-only `value_wo`, so they are in
+//! neither plan nor state; a bumped `value_wo_version` sends a new value.
 
 use tf::{Address, Body, Stack, Value};
 
@@ -11,6 +12,9 @@ pub struct Parameter {
     pub key: &'static str,
     pub description: &'static str,
     pub value: Value,
+    /// `Some(version)`: a secret, written through `value_wo` (never in plan or state) with
+    /// `value_wo_version = version`. `None`: stored as `value`.
+    pub write_only_version: Option<Value>,
 }
 
 /// The app's parameters under `/<project>/<env>/`.
@@ -35,15 +39,17 @@ impl AppSettings<'_> {
         let mut addresses = Vec::new();
         for p in &self.parameters {
             let name = format!("{prefix}/{}", p.key);
-            let addr = stack.resource(
-                "aws_ssm_parameter",
-                p.key,
-                Body::new()
-                    .attr("name", name.as_str())
-                    .attr("description", p.description)
-                    .attr("type", "SecureString")
-                    .attr("value", p.value.clone()),
-            );
+            let body = Body::new()
+                .attr("name", name.as_str())
+                .attr("description", p.description)
+                .attr("type", "SecureString");
+            let body = match &p.write_only_version {
+                Some(version) => body
+                    .attr("value_wo", p.value.clone())
+                    .attr("value_wo_version", version.clone()),
+                None => body.attr("value", p.value.clone()),
+            };
+            let addr = stack.resource("aws_ssm_parameter", p.key, body);
             arns.push(Arn(addr.attr("arn")));
             names.push(name);
             addresses.push(addr);

@@ -1,6 +1,6 @@
 //! Whole environments: the app stack and the bootstrap stack, wired from an env file.
 
-use tf::{Address, Body, Expr, Stack, Value, Variable};
+use tf::{Address, Body, Expr, Op, Stack, Value, Variable};
 
 use crate::buckets::{AcceptAccessLogs, AccessLogging, Encryption, LogSource, SecureBucket};
 use crate::ec2_app::{AppFirewall, AppInstance, APP_PORT};
@@ -92,6 +92,74 @@ fn var(name: &Address) -> Value {
     name.whole().into()
 }
 
+/// RDS's rule for a Postgres master password: 8 to 128 printable ASCII characters except `/`,
+/// `"`, `@` and space (0x21-0x7E without 0x22, 0x2F, 0x40).
+pub const DB_PASSWORD_PATTERN: &str = "^[!#-.0-?A-~]{8,128}$";
+
+/// `can(regex(pattern, var.<name>))`.
+fn regex_matches(pattern: &str, name: &str) -> Value {
+    let v: Value = Address::Var(name.into()).whole().into();
+    Expr::call("can", [Expr::call("regex", [pattern.into(), v]).into()]).into()
+}
+
+fn stored(key: &'static str, description: &'static str, value: Value) -> Parameter {
+    Parameter {
+        key,
+        description,
+        value,
+        write_only_version: None,
+    }
+}
+
+fn write_only(key: &'static str, description: &'static str, secret: &Secret) -> Parameter {
+    Parameter {
+        key,
+        description,
+        value: (&secret.value).into(),
+        write_only_version: Some((&secret.version).into()),
+    }
+}
+
+/// A secret: an ephemeral, sensitive variable (never in plan or state; it reaches AWS through
+/// write-only arguments only), and its version variable, the rotation path: write-only values
+/// are invisible to Terraform, so a new value goes out when the version is bumped.
+struct Secret {
+    value: tf::Ref,
+    version: tf::Ref,
+}
+
+fn secret(
+    stack: &mut Stack,
+    name: &str,
+    description: &str,
+    validation: Option<(Value, &str)>,
+) -> Secret {
+    let mut v = Variable::new(name, "string", description)
+        .sensitive()
+        .ephemeral();
+    if let Some((condition, message)) = validation {
+        v = v.validation(condition, message);
+    }
+    let value = stack.variable(v);
+    let vname = format!("{name}_version");
+    let n: Value = Address::Var(vname.clone()).whole().into();
+    let whole_from_1 = Expr::binary(
+        Expr::binary(n.clone(), Op::GreaterEq, 1i64),
+        Op::And,
+        Expr::binary(Expr::call("floor", [n.clone()]), Op::Eq, n),
+    );
+    let version = stack.variable(
+        Variable::new(
+            &vname,
+            "number",
+            &format!("Version of {name}: after changing {name}, bump this to send the new value (it is write-only: Terraform cannot see it change)"),
+        )
+        .default(1i64)
+        .validation(whole_from_1, &format!("{vname} must be a whole number from 1.")),
+    );
+    Secret { value, version }
+}
+
 /// The FastAPI deployment of one environment. `regenerate` is the command that regenerates its
 /// files, for the header of `user_data.sh`.
 pub fn app_stack(env_name: &str, cfg: &AppEnv, regenerate: &str) -> Stack {
@@ -119,56 +187,42 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv, regenerate: &str) -> Stack {
     }
     stack.backend = Some(("s3".into(), backend));
 
-    // Variables: secrets and per-deploy values. Secrets are sensitive and have no default.
+    // Variables: secrets and per-deploy values. Secrets are ephemeral and sensitive, have no
+    // default, and reach AWS through write-only arguments only (never plan or state).
     let db_username = stack.variable(
         Variable::new("db_username", "string", "Master user name of the Postgres database").sensitive().validation(
             Expr::call("can", [Expr::call("regex", ["^[a-zA-Z][a-zA-Z0-9_]{0,15}$".into(), Address::Var("db_username".into()).whole().into()]).into()]),
             "db_username must start with a letter and have at most 16 letters, digits or underscores.",
         ),
     );
-    let db_password = stack.variable(
-        Variable::new(
-            "db_password",
-            "string",
-            "Master password of the Postgres database (8 to 128 characters, no / @ \" or space)",
-        )
-        .sensitive()
-        .validation(
-            Expr::call(
-                "can",
-                [Expr::call(
-                    "regex",
-                    [
-                        "^[^/@\" ]{8,128}$".into(),
-                        Address::Var("db_password".into()).whole().into(),
-                    ],
-                )
-                .into()],
-            ),
-            "db_password must have 8 to 128 characters and none of / @ \" or space (RDS rules).",
-        ),
+    let db_password = secret(
+        &mut stack,
+        "db_password",
+        "Master password of the Postgres database (8 to 128 printable ASCII characters, no / @ \" or space)",
+        Some((
+            regex_matches(DB_PASSWORD_PATTERN, "db_password"),
+            "db_password must have 8 to 128 printable ASCII characters other than / \" @ and space (the RDS rule for Postgres).",
+        )),
     );
-    let tavily = stack.variable(
-        Variable::new(
-            "tavily_api_key",
-            "string",
-            "Tavily API key, stored as an SSM SecureString",
-        )
-        .sensitive(),
+    let tavily = secret(
+        &mut stack,
+        "tavily_api_key",
+        "Tavily API key, stored as an SSM SecureString",
+        None,
     );
-    let gemini = stack.variable(
-        Variable::new(
-            "gemini_api_key",
-            "string",
-            "Gemini API key, stored as an SSM SecureString",
-        )
-        .sensitive(),
+    let gemini = secret(
+        &mut stack,
+        "gemini_api_key",
+        "Gemini API key, stored as an SSM SecureString",
+        None,
     );
-    let repo_url = stack.variable(Variable::new(
+    // The URL may carry a token (https://user:token@host/...): a secret like the others.
+    let repo_url = secret(
+        &mut stack,
         "app_repo_url",
-        "string",
-        "Git URL of the FastAPI app the instance clones",
-    ));
+        "Git URL of the FastAPI app the instance clones (may carry a token), stored as an SSM SecureString",
+        None,
+    );
     let repo_branch = stack.variable(
         Variable::new(
             "app_repo_branch",
@@ -283,58 +337,31 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv, regenerate: &str) -> Stack {
         subnets: net.subnet_ids.clone(),
         allow_from: app_sg.clone(),
         username: db_username.clone(),
-        password: db_password.clone(),
+        password: db_password.value.clone(),
+        password_version: db_password.version.clone(),
     }
     .emit(&mut stack);
 
     let settings = AppSettings {
         naming: &naming,
         parameters: vec![
-            Parameter {
-                key: "db_host",
-                description: "Postgres host name",
-                value: (&db.host).into(),
-            },
-            Parameter {
-                key: "db_port",
-                description: "Postgres port",
-                value: Expr::call("tostring", [db.port.clone().into()]).into(),
-            },
-            Parameter {
-                key: "db_name",
-                description: "Postgres database name",
-                value: cfg.database.db_name.0.as_str().into(),
-            },
-            Parameter {
-                key: "db_username",
-                description: "Postgres user name",
-                value: var(&db_username.addr),
-            },
-            Parameter {
-                key: "db_password",
-                description: "Postgres password",
-                value: var(&db_password.addr),
-            },
-            Parameter {
-                key: "tavily_api_key",
-                description: "Tavily API key",
-                value: var(&tavily.addr),
-            },
-            Parameter {
-                key: "gemini_api_key",
-                description: "Gemini API key",
-                value: var(&gemini.addr),
-            },
-            Parameter {
-                key: "repo_url",
-                description: "Git URL of the app",
-                value: var(&repo_url.addr),
-            },
-            Parameter {
-                key: "repo_branch",
-                description: "Branch of the app",
-                value: var(&repo_branch.addr),
-            },
+            stored("db_host", "Postgres host name", (&db.host).into()),
+            stored(
+                "db_port",
+                "Postgres port",
+                Expr::call("tostring", [db.port.clone().into()]).into(),
+            ),
+            stored(
+                "db_name",
+                "Postgres database name",
+                cfg.database.db_name.0.as_str().into(),
+            ),
+            stored("db_username", "Postgres user name", var(&db_username.addr)),
+            write_only("db_password", "Postgres password", &db_password),
+            write_only("tavily_api_key", "Tavily API key", &tavily),
+            write_only("gemini_api_key", "Gemini API key", &gemini),
+            write_only("repo_url", "Git URL of the app", &repo_url),
+            stored("repo_branch", "Branch of the app", var(&repo_branch.addr)),
         ],
     };
     let params = settings.emit(&mut stack);

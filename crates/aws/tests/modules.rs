@@ -167,6 +167,7 @@ fn rds() {
         allow_from: SecurityGroupId(r("aws_security_group", "app", "id")),
         username: Address::Var("db_username".into()).whole(),
         password: Address::Var("db_password".into()).whole(),
+        password_version: Address::Var("db_password_version".into()).whole(),
     }
     .emit(&mut s);
     insta::assert_json_snapshot!(main_json(&s));

@@ -12,6 +12,11 @@ pub enum Error {
     DanglingReference { from: String, to: String },
     /// A non-sensitive output would show a sensitive value.
     SensitiveOutput { output: String, via: String },
+    /// An ephemeral value where Terraform would persist it (anywhere but a write-only argument).
+    EphemeralValue { at: String, via: String },
+    /// A write-only argument without the version argument that makes a new value reach the
+    /// resource.
+    WriteOnlyWithoutVersion { at: String, version: String },
     /// A `moved` block whose ends do not fit the document.
     BadMoved {
         from: String,
@@ -36,6 +41,14 @@ impl fmt::Display for Error {
             Error::SensitiveOutput { output, via } => write!(
                 f,
                 "output `{output}` would show the sensitive value `{via}`; fix: mark the output sensitive or output something else"
+            ),
+            Error::EphemeralValue { at, via } => write!(
+                f,
+                "`{at}` would store the ephemeral value `{via}` in plan and state, which Terraform refuses; fix: pass it to a write-only argument, or make the variable not ephemeral"
+            ),
+            Error::WriteOnlyWithoutVersion { at, version } => write!(
+                f,
+                "`{at}` is write-only but `{version}` is not set: a new value would never reach the resource; fix: set `{version}` (bumped to rotate)"
             ),
             Error::BadMoved { from, to, why } => write!(
                 f,

@@ -25,6 +25,16 @@ impl Schema {
         self.get(kind).is_some_and(|t| t.sensitive.contains(&attr))
     }
 
+    /// When `kind.attr` is write-only (never in plan or state): the version attribute that must
+    /// accompany it. The only places an ephemeral value may go.
+    pub fn write_only_version(&self, kind: &str, attr: &str) -> Option<&'static str> {
+        self.get(kind)?
+            .write_only
+            .iter()
+            .find(|(a, _)| *a == attr)
+            .map(|(_, version)| *version)
+    }
+
     /// What a change of the top-level attribute `attr` of a `kind` does, when it needs care.
     pub fn change(&self, kind: &str, attr: &str) -> Option<&'static Change> {
         self.get(kind)?
@@ -46,6 +56,10 @@ pub struct ResourceType {
     pub kind: &'static str,
     /// Attributes the provider marks sensitive: an output showing one must be sensitive too.
     pub sensitive: &'static [&'static str],
+    /// Write-only arguments (Terraform >= 1.11), each with the version argument that must be
+    /// set beside it: the provider cannot see a changed write-only value, so a bumped version is
+    /// what sends the new one.
+    pub write_only: &'static [(&'static str, &'static str)],
     /// Attributes whose change needs care, and why.
     pub changes: &'static [Change],
     /// What destroying one loses, when it loses data or service.
@@ -62,6 +76,7 @@ impl ResourceType {
         ResourceType {
             kind,
             sensitive: &[],
+            write_only: &[],
             changes: &[],
             destroy: None,
             identity: None,

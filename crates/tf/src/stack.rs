@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashSet};
 
-use crate::body::Body;
+use crate::body::{Body, Entry};
 use crate::document::{BlockType, Section, TopBlock};
 use crate::error::{Error, Result};
 use crate::schema::Schema;
@@ -27,6 +27,9 @@ pub struct Variable {
     pub description: String,
     pub default: Option<Value>,
     pub sensitive: bool,
+    /// `ephemeral = true` (Terraform >= 1.10): the value is kept out of plan and state, and may
+    /// only reach write-only arguments.
+    pub ephemeral: bool,
     /// `validation` blocks: a condition and the message shown when it is false.
     pub validations: Vec<(Value, String)>,
 }
@@ -39,11 +42,16 @@ impl Variable {
             description: description.into(),
             default: None,
             sensitive: false,
+            ephemeral: false,
             validations: Vec::new(),
         }
     }
     pub fn sensitive(mut self) -> Self {
         self.sensitive = true;
+        self
+    }
+    pub fn ephemeral(mut self) -> Self {
+        self.ephemeral = true;
         self
     }
     pub fn default(mut self, v: impl Into<Value>) -> Self {
@@ -64,6 +72,9 @@ impl Variable {
             .attr_opt("default", self.default.clone());
         if self.sensitive {
             b.set("sensitive", true);
+        }
+        if self.ephemeral {
+            b.set("ephemeral", true);
         }
         for (c, m) in &self.validations {
             b.push_block(
@@ -379,7 +390,68 @@ impl Stack {
                 });
             }
         }
-        self.check_sensitive(schema)
+        self.check_sensitive(schema)?;
+        self.check_ephemeral(schema)
+    }
+
+    /// Names that hold an ephemeral value: ephemeral variables and the locals computed from them.
+    fn ephemeral_sources(&self) -> Vec<String> {
+        let mut eph: Vec<String> = self
+            .variables
+            .iter()
+            .filter(|v| v.ephemeral)
+            .map(|v| format!("var.{}", v.name))
+            .collect();
+        loop {
+            let before = eph.len();
+            for (n, v) in &self.locals {
+                let name = format!("local.{n}");
+                if !eph.contains(&name) && refs_any(v, &eph).is_some() {
+                    eph.push(name);
+                }
+            }
+            if eph.len() == before {
+                return eph;
+            }
+        }
+    }
+
+    /// Ephemeral values go to write-only arguments only, and every write-only argument has its
+    /// version argument.
+    fn check_ephemeral(&self, schema: &Schema) -> Result<()> {
+        let eph = self.ephemeral_sources();
+        for b in self.resources.iter().chain(&self.data) {
+            let kind = match &b.addr {
+                Address::Resource { kind, .. } => kind.as_str(),
+                _ => "",
+            };
+            let mut attrs = Vec::new();
+            attributes(&b.body, "", &mut attrs);
+            for (name, v) in attrs {
+                if let Some(version) = schema.write_only_version(kind, &name) {
+                    if b.body.get(version).is_none() {
+                        return Err(Error::WriteOnlyWithoutVersion {
+                            at: format!("{}.{name}", b.addr),
+                            version: format!("{}.{version}", b.addr),
+                        });
+                    }
+                } else if let Some(via) = refs_any(v, &eph) {
+                    return Err(Error::EphemeralValue {
+                        at: format!("{}.{name}", b.addr),
+                        via,
+                    });
+                }
+            }
+        }
+        for o in &self.outputs {
+            if let Some(via) = refs_any(&o.value, &eph) {
+                return Err(Error::EphemeralValue {
+                    at: format!("output.{}", o.name),
+                    via,
+                });
+            }
+        }
+        Ok(())
     }
 
     fn check_sensitive(&self, schema: &Schema) -> Result<()> {
@@ -430,6 +502,30 @@ impl Stack {
     }
 }
 
+/// Every attribute of a body with its dotted name (`statement.resources` for a nested block's).
+fn attributes<'a>(body: &'a Body, prefix: &str, out: &mut Vec<(String, &'a Value)>) {
+    for (k, e) in &body.entries {
+        match e {
+            Entry::Attr(v) => out.push((format!("{prefix}{k}"), v)),
+            Entry::Blocks(bs) => bs
+                .iter()
+                .for_each(|b| attributes(b, &format!("{prefix}{k}."), out)),
+            Entry::Labeled(bs) => bs
+                .iter()
+                .for_each(|(l, b)| attributes(b, &format!("{prefix}{k}.{l}."), out)),
+        }
+    }
+}
+
+/// The first of `names` that `v` refers to.
+fn refs_any(v: &Value, names: &[String]) -> Option<String> {
+    let mut refs = Vec::new();
+    v.refs(&mut refs);
+    refs.iter()
+        .map(|r| r.addr.to_string())
+        .find(|a| names.contains(a))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -437,10 +533,17 @@ mod tests {
     use crate::value::{Expr, Piece};
 
     const SCHEMA: Schema = Schema {
-        types: &[ResourceType {
-            sensitive: &["value"],
-            ..ResourceType::new("aws_ssm_parameter")
-        }],
+        types: &[
+            ResourceType {
+                sensitive: &["value"],
+                write_only: &[("value_wo", "value_wo_version")],
+                ..ResourceType::new("aws_ssm_parameter")
+            },
+            ResourceType {
+                write_only: &[("password_wo", "password_wo_version")],
+                ..ResourceType::new("aws_db_instance")
+            },
+        ],
     };
 
     fn small() -> Stack {
@@ -529,5 +632,91 @@ mod tests {
             s.check(&SCHEMA),
             Err(Error::SensitiveOutput { .. })
         ));
+    }
+
+    #[test]
+    fn ephemeral_values_reach_write_only_arguments_only() {
+        let mut s = small();
+        let key = s.variable(
+            Variable::new("api_key", "string", "Key")
+                .sensitive()
+                .ephemeral(),
+        );
+        let version =
+            s.variable(Variable::new("api_key_version", "number", "Version").default(1i64));
+        s.resource(
+            "aws_ssm_parameter",
+            "key",
+            Body::new()
+                .attr("name", "/x/key")
+                .attr("type", "SecureString")
+                .attr("value_wo", &key)
+                .attr("value_wo_version", &version),
+        );
+        assert_eq!(s.check(&SCHEMA), Ok(()));
+        let json = crate::json::render(&s, "h");
+        let vars = json.iter().find(|f| f.name == "variables.tf.json").unwrap();
+        assert!(
+            vars.contents.contains("\"ephemeral\": true"),
+            "{}",
+            vars.contents
+        );
+
+        // The same value in an argument Terraform persists, directly or through a local.
+        let mut direct = s.clone();
+        direct.resource(
+            "aws_ssm_parameter",
+            "plain",
+            Body::new().attr("value", &key),
+        );
+        assert_eq!(
+            direct.check(&SCHEMA),
+            Err(Error::EphemeralValue {
+                at: "aws_ssm_parameter.plain.value".into(),
+                via: "var.api_key".into()
+            })
+        );
+        let mut local = s.clone();
+        let l = local.local(
+            "wrapped",
+            Value::template([Piece::Lit("k=".into()), Piece::Expr(Expr::Ref(key.clone()))]),
+        );
+        local.resource(
+            "aws_instance",
+            "app",
+            Body::new().block("tags_block", Body::new().attr("k", l)),
+        );
+        let err = local.check(&SCHEMA).unwrap_err();
+        assert_eq!(
+            err,
+            Error::EphemeralValue {
+                at: "aws_instance.app.tags_block.k".into(),
+                via: "local.wrapped".into()
+            }
+        );
+        assert!(err.to_string().contains("fix:"));
+        let mut output = s.clone();
+        output.output("key", "Key", &key);
+        output.outputs.last_mut().unwrap().sensitive = true;
+        assert!(matches!(
+            output.check(&SCHEMA),
+            Err(Error::EphemeralValue { .. })
+        ));
+
+        // A write-only argument without its version argument.
+        let mut unversioned = small();
+        let pw = unversioned.variable(Variable::new("pw", "string", "Pw").ephemeral());
+        unversioned.resource(
+            "aws_db_instance",
+            "db",
+            Body::new().attr("password_wo", &pw),
+        );
+        assert_eq!(
+            unversioned.check(&SCHEMA),
+            Err(Error::WriteOnlyWithoutVersion {
+                at: "aws_db_instance.db.password_wo".into(),
+                version: "aws_db_instance.db.password_wo_version".into()
+            })
+        );
     }
 }
