@@ -17,12 +17,14 @@ Three independent tests (pytest-xdist runs them side by side):
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import shutil
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -445,6 +447,32 @@ def test_app_host_boot_deploy_verify(host_factory):
     again = ssh("sudo", "bash", "/var/lib/cloud/instance/user-data.txt", timeout=600, check=False)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert '"version":"v2"' in script("curl-health.sh", ENV).stdout
+    # Settings with `$`, backticks, quotes, `#`, `%`, `\` and newlines (issue 10, item 5): stored in
+    # SSM, they reach the app unchanged through systemd's EnvironmentFile=, and verify.sh through
+    # bash, and nothing in them runs. (The password keeps to RDS's characters: no / " @ or space.)
+    marker = "/tmp/fastapi-infra-settings-ran"
+    hostile = {
+        "db_password": "p$HOME`id`'#%h\\x$(id)",
+        "tavily_api_key": f"tv $(touch {marker}) `touch {marker}` 'q' \"dq\" #h %h %% \\ ${{HOME}}\nline2 ;x",
+        "gemini_api_key": "ge'\"'\"' x\\",
+    }
+    for k, v in hostile.items():
+        host.aws.ssm.put_parameter(Name=f"/{APP}/{ENV}/{k}", Value=v, Type="SecureString", Overwrite=True)
+    sh("psql", "-h", "127.0.0.1", "-p", host.pg.port, "-U", "postgres", "-d", "postgres", "-c",
+       "ALTER ROLE app PASSWORD '{}'".format(hostile["db_password"].replace("'", "''")),
+       env=dict(os.environ, PGPASSWORD="admin-password"))
+    rerun = ssh("sudo", "bash", "/var/lib/cloud/instance/user-data.txt", timeout=600, check=False)
+    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+    names = {"db_password": "PGPASSWORD", "tavily_api_key": "TAVILY_API_KEY", "gemini_api_key": "GEMINI_API_KEY"}
+    want = {var: hashlib.sha256(hostile[k].encode()).hexdigest() for k, var in names.items()}
+    url = f"{host.env['APP_URL']}/env-digest?names={','.join(names.values())}"
+    with urllib.request.urlopen(url, timeout=10) as r:
+        assert json.load(r) == want, "the app (systemd's EnvironmentFile=) got other values"
+    for var, digest in want.items():  # bash, as verify.sh and deploy.sh read the file
+        got = ssh(f"sudo bash -c 'set -a; . /etc/{APP}/env; printf %s \"${var}\" | sha256sum'").stdout.split()[0]
+        assert got == digest, f"bash reads {var} differently"
+    assert ssh(f"test ! -e {marker} && echo none").stdout.strip() == "none", "a command in a setting ran"
+    # verify.sh's database check (below) now logs in with the hostile password, read by bash.
 
     # kill -9 of the app: systemd restarts it.
     pid = ssh("systemctl", "show", "-p", "MainPID", "--value", UNIT).stdout.strip()
@@ -491,7 +519,7 @@ def test_app_host_boot_deploy_verify(host_factory):
 
     # Second boot: user_data does not run again, the service comes back by itself.
     runs = host.log().count("user-data: start")
-    assert runs == 2, "one run by cloud-init, one by hand above"
+    assert runs == 3, "one run by cloud-init, two by hand above"
     t_reboot = time.monotonic()
     host.container.poweroff(ssh)
     host.boot()
