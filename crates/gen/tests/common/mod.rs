@@ -221,3 +221,12 @@ impl Rng {
         self.0 % n.max(1)
     }
 }
+
+/// The committed provider lock files, copied beside freshly generated output: `--check` wants
+/// them, and only `terraform providers lock` makes them.
+pub fn lock_files(dir: &Path) {
+    for e in ["dev", "prod", "bootstrap"] {
+        let name = format!("generated/{e}/.terraform.lock.hcl");
+        fs::copy(repo().join(&name), dir.join(&name)).unwrap();
+    }
+}
