@@ -11,7 +11,7 @@ APPROVE := $(if $(filter 1,$(AUTO_APPROVE)),-auto-approve,)
 
 help: ## List the targets
 	@echo "usage: make <target> [ENV=dev|prod|...] [AUTO_APPROVE=1]"
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/\$$(ENV)/$(ENV)/g' | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
 
 bootstrap: ## Create the state bucket and lock table (once per account; local state)
 	cargo run -q -p gen -- --env bootstrap

@@ -27,7 +27,7 @@ command -v terraform >/dev/null || { echo "terraform is not installed: it comes 
 plugin_dir="${TF_PLUGIN_DIR:-/opt/tf-plugins}"
 [ -d "${plugin_dir}/registry.terraform.io/hashicorp/aws" ] || {
   echo "the AWS provider mirror is missing at ${plugin_dir}: it comes with this kind of machine (see README)" >&2; exit 1; }
-terraform version | head -n 1
+terraform version | sed -n 1p  # sed reads it all: head would SIGPIPE terraform under pipefail
 
 missing=()
 command -v shellcheck >/dev/null || missing+=(shellcheck)

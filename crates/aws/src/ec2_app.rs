@@ -2,7 +2,7 @@
 //! file names; egress limited to 443/80 out and 5432 to the VPC) and the instance itself (IMDSv2,
 //! encrypted root volume, the instance profile, cloud-init user_data).
 
-use tf::{Address, Body, Expr, Piece, Ref, Stack, Value};
+use tf::{Address, Body, Expr, Op, Piece, Ref, Stack, Value};
 
 use crate::env::{Ami, AppHost, Cidr};
 use crate::rds::POSTGRES_PORT;
@@ -189,7 +189,7 @@ impl AppInstance<'_> {
                         Body::new()
                             .attr(
                                 "condition",
-                                Expr::binary(Expr::call("length", [zones.clone().into()]), ">", 0i64),
+                                Expr::binary(Expr::call("length", [zones.clone().into()]), Op::Greater, 0i64),
                             )
                             .attr(
                                 "error_message",
@@ -293,7 +293,7 @@ impl AppInstance<'_> {
             Body::new()
                 .attr(
                     "condition",
-                    Expr::binary(Expr::call("length", [(&subnets).into()]), ">", 0i64),
+                    Expr::binary(Expr::call("length", [(&subnets).into()]), Op::Greater, 0i64),
                 )
                 .attr(
                     "error_message",

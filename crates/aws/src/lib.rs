@@ -9,6 +9,7 @@ pub mod ci_access;
 pub mod ec2_app;
 pub mod env;
 pub mod iam;
+pub mod knowledge;
 pub mod network;
 pub mod quote;
 pub mod rds;

@@ -1,6 +1,6 @@
 //! rds: Postgres 16 reachable only from the app's security group, encrypted, never public.
 
-use tf::{Address, Body, Expr, Piece, Ref, Stack, Value};
+use tf::{Address, Body, Expr, Op, Piece, Ref, Stack, Value};
 
 use crate::env::{Database, Protection};
 use crate::{Host, Naming, SecurityGroupId, SubnetIds, VpcId};
@@ -36,7 +36,7 @@ fn two_zones(subnets: &SubnetIds) -> Body {
     Body::new()
         .attr(
             "condition",
-            Expr::binary(Expr::call("length", [subnets.into()]), ">=", 2i64),
+            Expr::binary(Expr::call("length", [subnets.into()]), Op::GreaterEq, 2i64),
         )
         .attr(
             "error_message",

@@ -211,7 +211,7 @@ mod tests {
             target: &logs,
         }
         .emit(&mut s);
-        s.check().unwrap();
+        s.check(&crate::knowledge::AWS).unwrap();
         s
     }
 

@@ -93,8 +93,9 @@ fn var(name: &Address) -> Value {
     name.whole().into()
 }
 
-/// The FastAPI deployment of one environment.
-pub fn app_stack(env_name: &str, cfg: &AppEnv) -> Stack {
+/// The FastAPI deployment of one environment. `regenerate` is the command that regenerates its
+/// files, for the header of `user_data.sh`.
+pub fn app_stack(env_name: &str, cfg: &AppEnv, regenerate: &str) -> Stack {
     let naming = Naming {
         project: cfg.project.0.clone(),
         env: env_name.to_string(),
@@ -357,6 +358,7 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv) -> Stack {
         app_port: APP_PORT,
         asgi_app: &cfg.app.asgi_app.0,
         health_path: &cfg.app.health_path.0,
+        regenerate,
     };
     stack.file(FILE_NAME, user_data.render());
 

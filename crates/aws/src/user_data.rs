@@ -42,6 +42,8 @@ pub struct UserData<'a> {
     pub app_port: u16,
     pub asgi_app: &'a str,
     pub health_path: &'a str,
+    /// The command that regenerates this script (the CLI is `gen`'s business, not this crate's).
+    pub regenerate: &'a str,
 }
 
 /// Where the app lives on the host, derived once from the app's name (the script's variables

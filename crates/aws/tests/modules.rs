@@ -35,7 +35,7 @@ fn r(kind: &str, name: &str, attr: &str) -> tf::Ref {
 fn network() {
     let mut s = Stack::default();
     aws::network::DefaultNetwork.emit(&mut s);
-    s.check().unwrap();
+    s.check(&aws::knowledge::AWS).unwrap();
     insta::assert_json_snapshot!(main_json(&s));
 }
 
@@ -79,7 +79,7 @@ fn buckets() {
         target: &logs,
     }
     .emit(&mut s);
-    s.check().unwrap();
+    s.check(&aws::knowledge::AWS).unwrap();
     aws::rules::check_app(&s).unwrap();
     insta::assert_json_snapshot!(main_json(&s));
 }
@@ -207,14 +207,14 @@ fn state_backend() {
         prevent_destroy: true,
     }
     .emit(&mut s);
-    s.check().unwrap();
+    s.check(&aws::knowledge::AWS).unwrap();
     insta::assert_json_snapshot!(main_json(&s));
 }
 
 #[test]
 fn user_data_keeps_bash_expansions() {
     let cfg = dev();
-    let stack = aws::stacks::app_stack("dev", &cfg);
+    let stack = aws::stacks::app_stack("dev", &cfg, "cargo run -p gen -- --env dev");
     let (_, script) = stack
         .files
         .iter()

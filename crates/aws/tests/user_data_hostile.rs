@@ -153,6 +153,7 @@ fn render(v: &str) -> String {
         app_port: 8000,
         asgi_app: v,
         health_path: v,
+        regenerate: v,
     }
     .render()
 }

@@ -105,7 +105,7 @@ fn parse<'de, T: Deserialize<'de>>(file: &str, text: &'de str) -> Result<T, Inpu
     toml::from_str::<T>(text).map_err(|e| {
         let (line, col, key) = e.span().map(|s| locate(text, s.start)).unwrap_or((1, 1, String::new()));
         let msg = e.message().trim().to_string();
-        let hint = if let Some(rest) = msg.strip_prefix("unknown field `") {
+        if let Some(rest) = msg.strip_prefix("unknown field `") {
             let (field, rest) = rest.split_once('`').unwrap_or((rest, ""));
             let known: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
             let table = key.rsplit_once('.').map(|(t, _)| format!("{t}.")).unwrap_or_default();
@@ -124,15 +124,10 @@ fn parse<'de, T: Deserialize<'de>>(file: &str, text: &'de str) -> Result<T, Inpu
             let field = rest.split('`').next().unwrap_or(rest);
             let where_ = if key.is_empty() { String::new() } else { format!(" in `[{}]`", key.split('.').next().unwrap_or("")) };
             return InputError(format!("{file}: missing key `{field}`{where_}; fix: add `{field} = ...` (see envs/dev.toml for an example)"));
-        } else if msg.starts_with("invalid type") {
-            "fix: give a value of the expected type"
-        } else if msg.contains("fix:") || msg.contains("; write") || msg.contains("; use") || msg.contains("must be") {
-            ""
-        } else {
-            "fix: correct the value"
-        };
-        let sep = if hint.is_empty() { "" } else { "; " };
-        InputError(format!("{file}:{line}:{col}: key `{key}`: {msg}{sep}{hint}"))
+        }
+        // The rest is shown as it is: the env file's validators (aws::env) say how to fix the
+        // value, serde and toml say what they expected.
+        InputError(format!("{file}:{line}:{col}: key `{key}`: {msg}"))
     })
 }
 
@@ -145,7 +140,7 @@ struct KindOnly {
 /// Read and check one environment file.
 pub fn load(dir: &Path, name: &str) -> Result<(PathBuf, Env), InputError> {
     let path = dir.join(format!("{name}.toml"));
-    let file = format!("envs/{name}.toml");
+    let file = crate::env_file(dir, name);
     if let Err(e) = Name::parse(name, 32) {
         return err(format!("environment name `{name}`: {e}"));
     }
@@ -155,7 +150,7 @@ pub fn load(dir: &Path, name: &str) -> Result<(PathBuf, Env), InputError> {
             let known = list(dir)?;
             let hint = match closest(name, known.iter().map(String::as_str)) {
                 Some(c) => format!("did you mean `{c}`?"),
-                None => format!("create {} (copy envs/dev.toml)", path.display()),
+                None => format!("create {file} (copy envs/dev.toml)"),
             };
             return err(format!(
                 "unknown environment `{name}`: {} does not exist; fix: {hint} (known: {})",
@@ -178,7 +173,7 @@ pub fn load(dir: &Path, name: &str) -> Result<(PathBuf, Env), InputError> {
     let env = match kind {
         Kind::App => {
             let cfg: AppEnv = parse(&file, &text)?;
-            check_app(&file, &cfg)?;
+            check_app(&file, &crate::env_file(dir, "bootstrap"), &cfg)?;
             Env::App(Box::new(cfg))
         }
         Kind::Bootstrap => Env::Bootstrap(parse::<BootstrapEnv>(&file, &text)?),
@@ -187,7 +182,7 @@ pub fn load(dir: &Path, name: &str) -> Result<(PathBuf, Env), InputError> {
 }
 
 /// Checks that span several keys.
-fn check_app(file: &str, cfg: &AppEnv) -> Result<(), InputError> {
+fn check_app(file: &str, boot_file: &str, cfg: &AppEnv) -> Result<(), InputError> {
     if !cfg.app.ssh_open_to_world {
         if let Some(c) = cfg.app.ssh_ingress_cidrs.iter().find(|c| c.is_anywhere()) {
             return err(format!(
@@ -214,7 +209,7 @@ fn check_app(file: &str, cfg: &AppEnv) -> Result<(), InputError> {
     }
     if cfg.state.lock.dynamodb() && cfg.state.dynamodb_table.is_none() {
         return err(format!(
-            "{file}: key `state.dynamodb_table` is missing but `state.lock` uses DynamoDB; fix: add the table name from envs/bootstrap.toml or set `lock = \"lockfile\"`"
+            "{file}: key `state.dynamodb_table` is missing but `state.lock` uses DynamoDB; fix: add the table name from {boot_file} or set `lock = \"lockfile\"`"
         ));
     }
     Ok(())
@@ -223,7 +218,7 @@ fn check_app(file: &str, cfg: &AppEnv) -> Result<(), InputError> {
 /// No two env files may take the same name in the account (a copied env file would deploy onto
 /// the other environment's buckets). Every env file in `dir` is read for this.
 pub fn check_unique(dir: &Path, name: &str, cfg: &AppEnv) -> Result<(), InputError> {
-    let file = format!("envs/{name}.toml");
+    let file = crate::env_file(dir, name);
     let mine = aws::stacks::claims(name, cfg);
     let mut lines = Vec::new();
     let mut keys: Vec<&str> = Vec::new();
@@ -240,8 +235,12 @@ pub fn check_unique(dir: &Path, name: &str, cfg: &AppEnv) -> Result<(), InputErr
                 .filter(|m| m.what == t.what && m.value == t.value)
             {
                 lines.push(format!(
-                    "  {} `{}`: {file} key `{}` and envs/{other}.toml key `{}`",
-                    m.what, m.value, m.key, t.key
+                    "  {} `{}`: {file} key `{}` and {} key `{}`",
+                    m.what,
+                    m.value,
+                    m.key,
+                    crate::env_file(dir, &other),
+                    t.key
                 ));
                 if !keys.contains(&m.key) {
                     keys.push(m.key);
@@ -261,21 +260,23 @@ pub fn check_unique(dir: &Path, name: &str, cfg: &AppEnv) -> Result<(), InputErr
 
 /// An app environment's `[state]` must name the bootstrap environment's bucket, region and table.
 pub fn check_against_bootstrap(
+    envs_dir: &Path,
     name: &str,
     app: &AppEnv,
     boot: &BootstrapEnv,
 ) -> Result<(), InputError> {
-    let file = format!("envs/{name}.toml");
+    let file = crate::env_file(envs_dir, name);
+    let boot_file = crate::env_file(envs_dir, "bootstrap");
     let s = &app.state;
     if s.bucket != boot.state.bucket {
         return err(format!(
-            "{file}: key `state.bucket` is `{}` but envs/bootstrap.toml creates `{}`; fix: use the bootstrap bucket",
+            "{file}: key `state.bucket` is `{}` but {boot_file} creates `{}`; fix: use the bootstrap bucket",
             s.bucket, boot.state.bucket
         ));
     }
     if s.region != boot.region {
         return err(format!(
-            "{file}: key `state.region` is `{}` but envs/bootstrap.toml creates the state backend in `{}`; fix: use `{}`",
+            "{file}: key `state.region` is `{}` but {boot_file} creates the state backend in `{}`; fix: use `{}`",
             s.region, boot.region, boot.region
         ));
     }
@@ -283,7 +284,7 @@ pub fn check_against_bootstrap(
         if let Some(t) = &s.dynamodb_table {
             if *t != boot.state.dynamodb_table {
                 return err(format!(
-                    "{file}: key `state.dynamodb_table` is `{t}` but envs/bootstrap.toml creates `{}`; fix: use the bootstrap table",
+                    "{file}: key `state.dynamodb_table` is `{t}` but {boot_file} creates `{}`; fix: use the bootstrap table",
                     boot.state.dynamodb_table
                 ));
             }

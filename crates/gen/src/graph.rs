@@ -6,7 +6,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
-use tf::{Address, Stack, Value};
+use tf::schema::{Direction, Drawn, Rule};
+use tf::{Address, Document, Schema, Value};
 
 /// Output formats of the diagram.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -15,49 +16,20 @@ pub enum GraphFormat {
     Dot,
 }
 
-const SATELLITES: &[&str] = &[
-    "aws_s3_bucket_versioning",
-    "aws_s3_bucket_server_side_encryption_configuration",
-    "aws_s3_bucket_public_access_block",
-    "aws_s3_bucket_ownership_controls",
-    "aws_s3_bucket_lifecycle_configuration",
-    "aws_s3_bucket_policy",
-    "aws_iam_role_policy",
-    "aws_iam_role_policy_attachment",
-    "aws_iam_policy_document",
-];
-
-const RULES: &[&str] = &[
-    "aws_vpc_security_group_ingress_rule",
-    "aws_vpc_security_group_egress_rule",
-];
-
-fn kind(a: &Address) -> &str {
-    match a {
-        Address::Resource { kind, .. } | Address::Data { kind, .. } => kind,
-        _ => "",
-    }
-}
-
-fn refs_of(body: &tf::Body) -> Vec<Address> {
-    let mut out = Vec::new();
-    for v in body.values() {
-        let mut rs = Vec::new();
-        v.refs(&mut rs);
-        out.extend(rs.into_iter().map(|r| r.addr.clone()));
-        let mut bare = Vec::new();
-        v.addresses(&mut bare);
-        out.extend(bare.into_iter().cloned());
-    }
-    out.retain(|a| matches!(a, Address::Resource { .. } | Address::Data { .. }));
-    out
-}
-
 /// The diagram's nodes and edges, before rendering.
-#[derive(Default)]
+#[derive(Default, Debug, PartialEq)]
 struct Graph {
     nodes: BTreeMap<String, (String, bool)>, // id -> (label, is_network_endpoint)
     edges: BTreeSet<(String, String, String)>, // from, to, label
+}
+
+impl Graph {
+    fn node(&mut self, label: &str, endpoint: bool) {
+        self.nodes.insert(id(label), (label.to_string(), endpoint));
+    }
+    fn edge(&mut self, from: &str, to: &str, label: String) {
+        self.edges.insert((id(from), id(to), label));
+    }
 }
 
 fn id(label: &str) -> String {
@@ -68,118 +40,140 @@ fn id(label: &str) -> String {
     format!("n_{s}")
 }
 
-fn build(stack: &Stack) -> Graph {
-    let blocks: Vec<_> = stack.resources.iter().chain(&stack.data).collect();
-    // Who references each block: satellites with no primary of their own follow their referrer.
-    let mut referrers: BTreeMap<&Address, Vec<&Address>> = BTreeMap::new();
-    for b in &blocks {
-        for r in refs_of(&b.body) {
-            if let Some(t) = blocks.iter().find(|x| x.addr == r) {
-                referrers.entry(&t.addr).or_default().push(&b.addr);
+/// The blocks a body names (references and `depends_on`), resources and data sources only.
+fn names(body: &Value) -> Vec<&Address> {
+    let mut out = body.blocks_named();
+    out.retain(|a| matches!(a, Address::Resource { .. } | Address::Data { .. }));
+    out
+}
+
+/// The document's blocks, with who refers to each and how the schema draws them.
+struct Blocks<'a> {
+    doc: &'a Document,
+    schema: &'a Schema,
+    referrers: BTreeMap<&'a Address, Vec<&'a Address>>,
+    /// How many blocks of each type are drawn as nodes: types with many become one node.
+    counts: BTreeMap<&'a str, usize>,
+}
+
+impl<'a> Blocks<'a> {
+    fn new(doc: &'a Document, schema: &'a Schema) -> Self {
+        let mut referrers: BTreeMap<&Address, Vec<&Address>> = BTreeMap::new();
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for (a, body) in doc.blocks() {
+            for r in names(body) {
+                if doc.block(r).is_some() {
+                    referrers.entry(r).or_default().push(a);
+                }
             }
         }
+        let mut blocks = Blocks {
+            doc,
+            schema,
+            referrers,
+            counts: BTreeMap::new(),
+        };
+        for (a, _) in doc.blocks() {
+            if blocks.drawn(a) == Drawn::Node {
+                *counts.entry(a.kind().unwrap_or_default()).or_default() += 1;
+            }
+        }
+        blocks.counts = counts;
+        blocks
     }
-    let is_sat = |a: &Address| SATELLITES.contains(&kind(a)) || RULES.contains(&kind(a));
-    fn owner<'a>(
-        a: &'a Address,
-        blocks: &[&'a tf::Block],
-        referrers: &BTreeMap<&'a Address, Vec<&'a Address>>,
-        is_sat: &dyn Fn(&Address) -> bool,
-        depth: usize,
-    ) -> &'a Address {
-        if !is_sat(a) || depth > 4 {
+
+    fn drawn(&self, a: &Address) -> Drawn {
+        self.schema.drawn(a.kind().unwrap_or_default())
+    }
+
+    /// The block a part is drawn as: what it refers to, or else who refers to it.
+    fn owner(&self, a: &'a Address, depth: usize) -> &'a Address {
+        let drawn = self.drawn(a);
+        if drawn == Drawn::Node || depth > 4 {
             return a;
         }
-        let b = blocks.iter().find(|b| &b.addr == a).expect("known block");
-        if kind(a) != "aws_iam_policy_document" {
-            if let Some(t) = refs_of(&b.body).into_iter().find(|r| !is_sat(r)) {
-                return &blocks
-                    .iter()
-                    .find(|x| x.addr == t)
-                    .expect("known block")
-                    .addr;
+        if drawn != Drawn::PartOfReferrer {
+            let body = self.doc.block(a);
+            let target = body
+                .into_iter()
+                .flat_map(names)
+                .find(|r| self.drawn(r) == Drawn::Node);
+            if let Some(t) = target {
+                return t;
             }
         }
-        match referrers.get(a).and_then(|v| v.first()) {
-            Some(r) => owner(r, blocks, referrers, is_sat, depth + 1),
+        match self.referrers.get(a).and_then(|v| v.first()) {
+            Some(r) => self.owner(r, depth + 1),
             None => a,
         }
     }
-    // Types with many blocks (the SSM parameters) become one node.
-    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-    for b in &blocks {
-        if !is_sat(&b.addr) {
-            *counts.entry(kind(&b.addr)).or_default() += 1;
+
+    fn label(&self, a: &Address) -> String {
+        let kind = a.kind().unwrap_or_default();
+        match self.counts.get(kind).copied().unwrap_or(0) {
+            n if n > 3 => {
+                let prefix = if matches!(a, Address::Data { .. }) {
+                    "data."
+                } else {
+                    ""
+                };
+                format!("{prefix}{kind}.* ({n})")
+            }
+            _ => a.to_string(),
         }
     }
-    let label = |a: &Address| -> String {
-        let k = kind(a);
-        if counts.get(k).copied().unwrap_or(0) > 3 {
-            let n = counts[k];
-            let prefix = if matches!(a, Address::Data { .. }) {
-                "data."
-            } else {
-                ""
-            };
-            format!("{prefix}{k}.* ({n})")
-        } else {
-            a.to_string()
-        }
-    };
-    let mut g = Graph::default();
-    for b in &blocks {
-        let o = owner(&b.addr, &blocks, &referrers, &is_sat, 0);
-        let from = label(o);
-        g.nodes.insert(id(&from), (from.clone(), false));
-        if RULES.contains(&kind(&b.addr)) {
-            let port = match b.body.get("from_port") {
-                Some(Value::Int(p)) => p.to_string(),
-                _ => "?".into(),
-            };
-            let peer = match (
-                b.body.get("cidr_ipv4"),
-                b.body.get("referenced_security_group_id"),
-            ) {
-                (Some(Value::Str(c)), _) => {
-                    let name = if c == "0.0.0.0/0" {
-                        "internet 0.0.0.0/0".to_string()
-                    } else {
-                        c.clone()
-                    };
-                    g.nodes.insert(id(&name), (name.clone(), true));
-                    name
-                }
-                (Some(Value::Expr(_)), _) => "data.aws_vpc.default".to_string(),
-                (_, Some(v)) => {
-                    let mut rs = Vec::new();
-                    v.refs(&mut rs);
-                    rs.first().map(|r| label(&r.addr)).unwrap_or_default()
-                }
-                _ => continue,
-            };
-            let edge = format!("tcp {port}");
-            if kind(&b.addr) == RULES[0] {
-                g.edges.insert((id(&peer), id(&from), edge));
-            } else {
-                g.edges.insert((id(&from), id(&peer), edge));
+
+    /// The label of the block `a` is drawn as.
+    fn drawn_as(&self, a: &'a Address) -> String {
+        self.label(self.owner(a, 0))
+    }
+
+    /// A network rule of `owner`: an edge between it and the rule's peer.
+    fn rule(&self, g: &mut Graph, owner: &str, body: &'a Value, rule: &Rule) {
+        let port = match body.get(rule.port) {
+            Some(Value::Int(p)) => p.to_string(),
+            _ => "?".into(),
+        };
+        let peer = match (body.get(rule.cidr), body.get(rule.peer)) {
+            (Some(Value::Str(c)), _) => {
+                let name = if c == "0.0.0.0/0" {
+                    format!("internet {c}")
+                } else {
+                    c.clone()
+                };
+                g.node(&name, true);
+                name
             }
+            // A CIDR computed from a block (the VPC's), or a peer security group.
+            (Some(v), _) | (None, Some(v)) => match names(v).first() {
+                Some(r) => self.drawn_as(r),
+                None => return,
+            },
+            (None, None) => return,
+        };
+        let label = format!("tcp {port}");
+        match rule.direction {
+            Direction::Ingress => g.edge(&peer, owner, label),
+            Direction::Egress => g.edge(owner, &peer, label),
+        }
+    }
+}
+
+fn build(doc: &Document, schema: &Schema) -> Graph {
+    let blocks = Blocks::new(doc, schema);
+    let mut g = Graph::default();
+    for (a, body) in doc.blocks() {
+        let from = blocks.drawn_as(a);
+        g.node(&from, false);
+        if let Drawn::Rule(rule) = blocks.drawn(a) {
+            blocks.rule(&mut g, &from, body, &rule);
             continue;
         }
-        for r in refs_of(&b.body) {
-            let to = label(owner(
-                blocks
-                    .iter()
-                    .find(|x| x.addr == r)
-                    .map(|x| &x.addr)
-                    .unwrap_or(&r),
-                &blocks,
-                &referrers,
-                &is_sat,
-                0,
-            ));
+        for r in names(body) {
+            let to = blocks.drawn_as(r);
             if to != from {
-                g.nodes.insert(id(&to), (to.clone(), false));
-                g.edges.insert((id(&from), id(&to), String::new()));
+                g.node(&to, false);
+                g.edge(&from, &to, String::new());
             }
         }
     }
@@ -187,8 +181,8 @@ fn build(stack: &Stack) -> Graph {
 }
 
 /// Render the diagram of one environment.
-pub fn render(env: &str, stack: &Stack, format: GraphFormat) -> String {
-    let g = build(stack);
+pub fn render(env: &str, doc: &Document, schema: &Schema, format: GraphFormat) -> String {
+    let g = build(doc, schema);
     let mut s = String::new();
     match format {
         GraphFormat::Mermaid => {
@@ -246,4 +240,167 @@ pub fn update_readme(text: &str, env: &str, mermaid: &str) -> Option<String> {
         &text[..body_start],
         &text[end..]
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tf::schema::{ResourceType, Rule};
+    use tf::{Body, Stack};
+
+    const RULE: Rule = Rule {
+        direction: Direction::Ingress,
+        port: "from_port",
+        cidr: "cidr_ipv4",
+        peer: "referenced_security_group_id",
+    };
+    const SCHEMA: Schema = Schema {
+        types: &[
+            ResourceType {
+                drawn: Drawn::PartOfReferenced,
+                ..ResourceType::new("aws_s3_bucket_versioning")
+            },
+            ResourceType {
+                drawn: Drawn::PartOfReferenced,
+                ..ResourceType::new("aws_s3_bucket_policy")
+            },
+            ResourceType {
+                drawn: Drawn::PartOfReferenced,
+                ..ResourceType::new("aws_iam_role_policy")
+            },
+            ResourceType {
+                drawn: Drawn::PartOfReferrer,
+                ..ResourceType::new("aws_iam_policy_document")
+            },
+            ResourceType {
+                drawn: Drawn::Rule(RULE),
+                ..ResourceType::new("ingress")
+            },
+            ResourceType {
+                drawn: Drawn::Rule(Rule {
+                    direction: Direction::Egress,
+                    ..RULE
+                }),
+                ..ResourceType::new("egress")
+            },
+        ],
+    };
+
+    fn small() -> Stack {
+        let mut s = Stack::new(">= 1.11");
+        let app = s.resource("aws_security_group", "app", Body::new());
+        let db = s.resource("aws_security_group", "db", Body::new());
+        let rule = |s: &mut Stack, kind: &str, name: &str, port: u16, peer: (&str, Value)| {
+            let body = Body::new()
+                .attr("security_group_id", app.attr("id"))
+                .attr("from_port", port)
+                .attr(peer.0, peer.1);
+            s.resource(kind, name, body);
+        };
+        rule(
+            &mut s,
+            "ingress",
+            "web",
+            8000,
+            ("cidr_ipv4", "0.0.0.0/0".into()),
+        );
+        rule(
+            &mut s,
+            "ingress",
+            "ssh",
+            22,
+            ("cidr_ipv4", "203.0.113.0/24".into()),
+        );
+        let peer = ("referenced_security_group_id", db.attr("id").into());
+        rule(&mut s, "egress", "pg", 5432, peer);
+        let bucket = s.resource("aws_s3_bucket", "logs", Body::new());
+        let versioning = Body::new().attr("bucket", bucket.attr("id"));
+        s.resource("aws_s3_bucket_versioning", "logs", versioning);
+        let doc = s.data("aws_iam_policy_document", "logs", Body::new());
+        let policy = Body::new()
+            .attr("bucket", bucket.attr("id"))
+            .attr("policy", doc.attr("json"))
+            .depends_on([app.clone()]);
+        s.resource("aws_s3_bucket_policy", "logs", policy);
+        // A role whose policy document names the bucket and the db: drawn as edges of the role.
+        let role = s.resource("aws_iam_role", "app", Body::new());
+        let statement = Body::new().attr(
+            "resources",
+            Value::list([bucket.attr("arn"), db.attr("arn")]),
+        );
+        let doc = s.data(
+            "aws_iam_policy_document",
+            "app",
+            Body::new().block("statement", statement),
+        );
+        let role_policy = Body::new()
+            .attr("role", role.attr("name"))
+            .attr("policy", doc.attr("json"));
+        s.resource("aws_iam_role_policy", "app", role_policy);
+        s
+    }
+
+    fn edges(g: &Graph) -> Vec<String> {
+        let label = |id: &str| g.nodes[id].0.clone();
+        g.edges
+            .iter()
+            .map(|(a, b, l)| format!("{} -{l}-> {}", label(a), label(b)))
+            .collect()
+    }
+
+    #[test]
+    fn parts_fold_into_their_block_and_rules_become_edges() {
+        let g = build(&Document::from_stack(&small()), &SCHEMA);
+        let nodes: Vec<(&str, bool)> = g.nodes.values().map(|(l, n)| (l.as_str(), *n)).collect();
+        assert_eq!(
+            nodes,
+            [
+                ("203.0.113.0/24", true),
+                ("aws_iam_role.app", false),
+                ("aws_s3_bucket.logs", false),
+                ("aws_security_group.app", false),
+                ("aws_security_group.db", false),
+                ("internet 0.0.0.0/0", true),
+            ]
+        );
+        assert_eq!(
+            edges(&g),
+            [
+                "203.0.113.0/24 -tcp 22-> aws_security_group.app",
+                "aws_iam_role.app --> aws_s3_bucket.logs",
+                "aws_iam_role.app --> aws_security_group.db",
+                // The bucket policy's depends_on, drawn from the bucket it is part of.
+                "aws_s3_bucket.logs --> aws_security_group.app",
+                "aws_security_group.app -tcp 5432-> aws_security_group.db",
+                "internet 0.0.0.0/0 -tcp 8000-> aws_security_group.app",
+            ]
+        );
+    }
+
+    #[test]
+    fn many_blocks_of_a_type_are_one_node() {
+        let mut s = Stack::new(">= 1.11");
+        let role = s.resource("aws_iam_role", "app", Body::new());
+        for i in 0..4 {
+            let body = Body::new().attr("role", role.attr("name"));
+            s.resource("aws_ssm_parameter", &format!("p{i}"), body);
+        }
+        let g = build(&Document::from_stack(&s), &SCHEMA);
+        assert_eq!(edges(&g), ["aws_ssm_parameter.* (4) --> aws_iam_role.app"]);
+    }
+
+    /// The diagram reads the same from a stack and from its generated files read back.
+    #[test]
+    fn a_stack_and_its_files_draw_the_same() {
+        let envs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../envs");
+        for env in ["dev", "prod", "bootstrap"] {
+            let stack = crate::stack(&envs, env).unwrap();
+            let files = tf::json::render(&stack, "test");
+            let read = crate::review::read_rendered(&files).unwrap();
+            let direct = Document::from_stack(&stack);
+            let g = build(&direct, crate::PROVIDER);
+            assert!(!g.nodes.is_empty(), "{env}: {g:?}");
+            assert_eq!(g, build(&read, crate::PROVIDER), "{env}");
+        }
+    }
 }

@@ -26,23 +26,36 @@ pub enum Format {
     Hcl,
 }
 
+/// The command that regenerates an environment's files.
+pub fn regenerate(env: &str) -> String {
+    format!("cargo run -p gen -- --env {env}")
+}
+
 /// The comment at the top of every generated file.
 pub fn header(env: &str) -> String {
     format!(
-        "{} from envs/{env}.toml. Do not edit: run `cargo run -p gen -- --env {env}`.",
-        output::MARKER
+        "{} from envs/{env}.toml. Do not edit: run `{}`.",
+        output::MARKER,
+        regenerate(env)
     )
+}
+
+/// What gen knows about the provider its documents use: AWS, from the `aws` crate.
+pub const PROVIDER: &tf::Schema = &aws::knowledge::AWS;
+
+/// The env file of `name`, as messages name it: `envs/dev.toml`, or under `--envs-dir`.
+pub fn env_file(envs_dir: &Path, name: &str) -> String {
+    envs_dir.join(format!("{name}.toml")).display().to_string()
 }
 
 /// Build the files of one environment, checking the document first.
 pub fn build(envs_dir: &Path, name: &str, format: Format) -> Result<Vec<File>, InputError> {
     let stack = stack(envs_dir, name)?;
     let header = header(name);
-    match format {
-        Format::Json => Ok(tf::json::render(&stack, &header)),
-        Format::Hcl => tf::hcl::render(&stack, &header)
-            .map_err(|e| InputError(format!("envs/{name}.toml: {e}"))),
-    }
+    Ok(match format {
+        Format::Json => tf::json::render(&stack, &header),
+        Format::Hcl => tf::hcl::render(&stack, &header),
+    })
 }
 
 /// The checked Terraform document of one environment.
@@ -53,19 +66,20 @@ pub fn stack(envs_dir: &Path, name: &str) -> Result<tf::Stack, InputError> {
             config::check_unique(envs_dir, name, cfg)?;
             if envs_dir.join("bootstrap.toml").exists() {
                 if let (_, Env::Bootstrap(boot)) = config::load(envs_dir, "bootstrap")? {
-                    config::check_against_bootstrap(name, cfg, &boot)?;
+                    config::check_against_bootstrap(envs_dir, name, cfg, &boot)?;
                 }
             }
-            let stack = aws::stacks::app_stack(name, cfg);
+            let stack = aws::stacks::app_stack(name, cfg, &regenerate(name));
             aws::rules::check_app(&stack)
-                .map_err(|e| InputError(format!("envs/{name}.toml: {e}")))?;
+                .map_err(|e| InputError(format!("{}: {e}", env_file(envs_dir, name))))?;
             stack
         }
         Env::Bootstrap(cfg) => aws::stacks::bootstrap_stack(name, cfg, &app_envs(envs_dir)?),
     };
-    stack.check().map_err(|e| {
+    stack.check(PROVIDER).map_err(|e| {
         InputError(format!(
-            "envs/{name}.toml: the generated document is invalid: {e}"
+            "{}: the generated document is invalid: {e}",
+            env_file(envs_dir, name)
         ))
     })?;
     Ok(stack)

@@ -8,8 +8,9 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use gen::config::InputError;
 use gen::graph::GraphFormat;
-use gen::review::{self, Doc};
-use gen::{build, commit, config, output, readme, Format};
+use gen::review;
+use gen::{build, commit, config, env_file, output, readme, Format, PROVIDER};
+use tf::Document;
 
 /// Generate the Terraform of fastapi-infra environments from envs/<name>.toml.
 ///
@@ -185,7 +186,7 @@ fn generate(cli: GenArgs) -> anyhow::Result<ExitCode> {
         let planned = output::plan_env(&out.join(name), files)
             .with_context(|| format!("cannot write `{name}`"))?;
         if cli.format == Format::Json && !planned.is_empty() {
-            rename_guard(&out.join(name), name, files)?;
+            rename_guard(&out.join(name), &env_file(&cli.envs_dir, name), files)?;
         }
         counts.push(planned.len());
         changes.extend(planned);
@@ -210,14 +211,14 @@ fn generate(cli: GenArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// A resource under a new address would be destroyed and recreated: demand a moved block.
-fn rename_guard(dir: &Path, name: &str, files: &[tf::File]) -> Result<(), InputError> {
+fn rename_guard(dir: &Path, env_file: &str, files: &[tf::File]) -> Result<(), InputError> {
     let committed = output::committed(dir);
     if committed.is_empty() {
         return Ok(()); // nothing there before: nothing was renamed
     }
-    let old = Doc::from_files(committed.iter().map(|(n, t)| (n.as_str(), t.as_str())))?;
-    let new = Doc::from_rendered(files)?;
-    let missing = review::unmoved_renames(&old, &new);
+    let old = review::read_files(committed.iter().map(|(n, t)| (n.as_str(), t.as_str())))?;
+    let new = review::read_rendered(files)?;
+    let missing = review::unmoved_renames(&old, &new, PROVIDER);
     if missing.is_empty() {
         return Ok(());
     }
@@ -226,7 +227,7 @@ fn rename_guard(dir: &Path, name: &str, files: &[tf::File]) -> Result<(), InputE
         .map(|r| format!("# {} is now {} ({})\n{}", r.from, r.to, r.why, r.toml()))
         .collect();
     Err(InputError(format!(
-        "envs/{name}.toml: {} resource(s) changed address; the next apply would destroy and recreate them. fix: add to envs/{name}.toml:\n\n{}\n",
+        "{env_file}: {} resource(s) changed address; the next apply would destroy and recreate them. fix: add to {env_file}:\n\n{}\n",
         missing.len(),
         blocks.join("\n\n")
     )))
@@ -377,8 +378,13 @@ fn readme_update(
     })?;
     let known = config::list(&cli.envs_dir)?;
     let new = readme::update(path, &text, &known, names, |name| {
-        let stack = gen::stack(&cli.envs_dir, name)?;
-        Ok(gen::graph::render(name, &stack, GraphFormat::Mermaid))
+        let doc = Document::from_stack(&gen::stack(&cli.envs_dir, name)?);
+        Ok(gen::graph::render(
+            name,
+            &doc,
+            PROVIDER,
+            GraphFormat::Mermaid,
+        ))
     })?;
     Ok((new != text).then(|| commit::Change {
         target: real,
@@ -389,7 +395,7 @@ fn readme_update(
 
 fn diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
     if let Some(pair) = &args.pair {
-        let doc = |n: &str| Doc::from_rendered(&build(&args.envs_dir, n, Format::Json)?);
+        let doc = |n: &str| review::read_rendered(&build(&args.envs_dir, n, Format::Json)?);
         let d = review::diff_envs(&pair[0], &doc(&pair[0])?, &pair[1], &doc(&pair[1])?);
         if args.json {
             println!(
@@ -414,15 +420,15 @@ fn diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
     let mut text = String::new();
     let mut json = serde_json::Map::new();
     for name in &names {
-        let new = Doc::from_rendered(&build(&args.envs_dir, name, Format::Json)?)
+        let new = review::read_rendered(&build(&args.envs_dir, name, Format::Json)?)
             .with_context(|| format!("cannot compare `{name}`"))?;
         let old = match &args.base {
-            Some(rev) => Doc::from_git(rev, &Path::new(&args.out).join(name).to_string_lossy())?,
-            None => Doc::from_dir(&args.out.join(name))?,
+            Some(rev) => review::read_git(rev, &Path::new(&args.out).join(name).to_string_lossy())?,
+            None => review::read_dir(&args.out.join(name))?,
         };
-        let changes = review::diff(&old, &new);
+        let changes = review::diff(&old, &new, PROVIDER);
         any |= !changes.is_empty();
-        review::render_text(name, &changes, &mut text);
+        review::render_text(name, &env_file(&args.envs_dir, name), &changes, &mut text);
         json.insert(
             name.clone(),
             serde_json::to_value(&changes).expect("serializable"),
@@ -461,19 +467,19 @@ fn commit_of(rev: &str, what: &str) -> String {
 
 fn review_cmd(args: ReviewArgs) -> anyhow::Result<ExitCode> {
     let name = &args.env;
-    let new = Doc::from_rendered(&build(&args.envs_dir, name, Format::Json)?)
+    let new = review::read_rendered(&build(&args.envs_dir, name, Format::Json)?)
         .with_context(|| format!("cannot review `{name}`"))?;
     let (old, base) = match &args.base {
         Some(rev) => (
-            Doc::from_git(rev, &args.out.join(name).to_string_lossy())?,
+            review::read_git(rev, &args.out.join(name).to_string_lossy())?,
             commit_of(rev, rev),
         ),
         None => (
-            Doc::from_dir(&args.out.join(name))?,
+            review::read_dir(&args.out.join(name))?,
             format!("{} (working tree)", commit_of("HEAD", "unknown")),
         ),
     };
-    let changes = review::diff(&old, &new);
+    let changes = review::diff(&old, &new, PROVIDER);
     let plan = match &args.plan {
         Some(p) => {
             let text = std::fs::read_to_string(p)
@@ -514,7 +520,11 @@ fn review_cmd(args: ReviewArgs) -> anyhow::Result<ExitCode> {
 fn graph(args: GraphArgs) -> anyhow::Result<ExitCode> {
     let stack = gen::stack(&args.envs_dir, &args.env)
         .with_context(|| format!("cannot draw `{}`", args.env))?;
-    print!("{}", gen::graph::render(&args.env, &stack, args.format));
+    let doc = Document::from_stack(&stack);
+    print!(
+        "{}",
+        gen::graph::render(&args.env, &doc, PROVIDER, args.format)
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::Value as J;
 
 use crate::config::InputError;
-use crate::review::{Change, ChangeKind, Doc};
+use crate::review::{Change, ChangeKind};
 
 /// GitHub's limit on a comment body, in characters.
 pub const LIMIT: usize = 65_536;
@@ -103,7 +103,7 @@ fn address(c: &Change) -> &str {
 /// another such resource: the new id is known only after apply, so Terraform replaces any of
 /// them whose reference is in an argument that forces a new resource (a bucket's versioning,
 /// encryption, policy...). They may be replaced with it; the comment lists them.
-pub fn dependents(doc: &Doc, changes: &[Change]) -> Vec<String> {
+pub fn dependents(doc: &tf::Document, changes: &[Change]) -> Vec<String> {
     // Roots: predicted replacements, and the new address of a rename without a moved block
     // (the resource is created anew there).
     let mut replaced: Vec<String> = changes
@@ -116,14 +116,15 @@ pub fn dependents(doc: &Doc, changes: &[Change]) -> Vec<String> {
     let mut out = Vec::new();
     loop {
         let found: Vec<String> = doc
-            .blocks
-            .iter()
+            .blocks()
+            .map(|(a, body)| (a.to_string(), body))
             .filter(|(a, _)| a.starts_with("aws_") && !replaced.contains(a))
             .filter(|(_, body)| {
-                let text = body.to_string();
-                replaced.iter().any(|r| text.contains(&format!("${{{r}.")))
+                let mut refs = Vec::new();
+                body.refs(&mut refs);
+                refs.iter().any(|r| replaced.contains(&r.addr.to_string()))
             })
-            .map(|(a, _)| a.clone())
+            .map(|(a, _)| a)
             .collect();
         if found.is_empty() {
             return out;

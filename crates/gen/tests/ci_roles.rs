@@ -194,7 +194,7 @@ fn a_repository_with_a_wildcard_is_refused() {
             .unwrap_err()
             .0;
         assert!(
-            err.contains("envs/bootstrap.toml")
+            err.contains("bootstrap.toml:")
                 && err.contains("ci.github_repository")
                 && err.contains("is not a GitHub repository"),
             "{bad}: {err}"

@@ -526,10 +526,44 @@ fn diff_between_two_environments() {
     );
     assert!(out.contains("deletion_protection: false | true"), "{out}");
     assert!(out.contains("multi_az: false | true"), "{out}");
+    // IAM statements compare one by one, attribute by attribute, never cut mid-JSON.
+    assert!(
+        out.contains("      statement[1].sid: (absent) | \"ListAppBuckets\"\n"),
+        "{out}"
+    );
+    assert!(!out.contains("      statement: "), "{out}");
+    // Lists show what only one side has.
+    assert!(
+        out.contains("depends_on: -\"aws_iam_role_policy_attachment.app_s3_full_access\"\n"),
+        "{out}"
+    );
     assert_eq!(
         gen(&dir, &["diff", "--envs", "dev", "dev"]).status.code(),
         Some(0)
     );
+}
+
+#[test]
+fn errors_name_the_env_file_in_the_envs_dir() {
+    let dir = scratch("envs-dir");
+    fs::rename(dir.join("envs"), dir.join("elsewhere")).unwrap();
+    let path = dir.join("elsewhere/dev.toml");
+    let text = fs::read_to_string(&path).unwrap();
+    let text = text.replacen(
+        "bucket = \"fastapi-infra-tfstate\"",
+        "bucket = \"other\"",
+        1,
+    );
+    fs::write(&path, text).unwrap();
+    let o = gen(&dir, &["--envs-dir", "elsewhere", "--env", "dev"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains("elsewhere/dev.toml: key `state.bucket` is `other` but elsewhere/bootstrap.toml creates"),
+        "{err}"
+    );
+    assert!(!err.contains("envs/"), "{err}");
+    let _ = fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -686,4 +720,21 @@ fn review_writes_the_comment_and_refuses_a_bad_plan() {
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(j["mismatches"][0]["address"], "aws_db_instance.this");
     let _ = fs::remove_dir_all(&dir);
+}
+
+/// `make help` shows the targets for the ENV it is given, not the text `$(ENV)`.
+#[test]
+fn make_help_names_the_env() {
+    let o = Command::new("make")
+        .args(["-s", "help", "ENV=prod"])
+        .current_dir(repo())
+        .output()
+        .expect("make must be installed");
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+    assert!(
+        out.contains("Write generated/prod from envs/prod.toml"),
+        "{out}"
+    );
+    assert!(!out.contains("$("), "{out}");
 }

@@ -1,12 +1,17 @@
 //! `gen review`'s comment: the plan cross-check and the 65,536-character bound.
 
 use gen::pr::{cross_check, plan_actions, PlannedAction, Review, LIMIT};
-use gen::review::{diff, Doc};
+use gen::review::read_files;
 use serde_json::json;
+use tf::Document;
 
-fn doc(main: serde_json::Value) -> Doc {
+fn doc(main: serde_json::Value) -> Document {
     let text = main.to_string();
-    Doc::from_files([("main.tf.json", text.as_str())]).unwrap()
+    read_files([("main.tf.json", text.as_str())]).unwrap()
+}
+
+fn diff(old: &Document, new: &Document) -> Vec<gen::review::Change> {
+    gen::review::diff(old, new, gen::PROVIDER)
 }
 
 fn plan(actions: &[(&str, &[&str])]) -> Vec<PlannedAction> {

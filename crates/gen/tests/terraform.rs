@@ -8,7 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use tf::{Body, Expr, Piece, Stack, Value, Variable};
+use tf::{Address, Body, Expr, Op, Piece, Stack, Value, Variable};
 
 fn plugin_dir() -> String {
     std::env::var("TF_PLUGIN_DIR").unwrap_or_else(|_| "/opt/tf-plugins".into())
@@ -75,7 +75,7 @@ fn small() -> Stack {
                         "length",
                         [Value::from(tf::Address::Var("name".into()).whole())],
                     ),
-                    ">",
+                    Op::Greater,
                     2i64,
                 ),
                 "name needs 3 characters or more.",
@@ -123,7 +123,9 @@ fn small() -> Stack {
             .depends_on([sg.clone()]),
     );
     s.output("sg_id", "The security group", sg.attr("id"));
-    s.check().unwrap();
+    s.moved
+        .push((Address::resource("aws_security_group", "old"), sg));
+    s.check(gen::PROVIDER).unwrap();
     s
 }
 
@@ -134,7 +136,7 @@ fn a_small_document_validates_as_json_and_as_hcl() {
     write(&json, &tf::json::render(&s, "test"));
     validate(&json);
     let hcl = scratch("small-hcl");
-    write(&hcl, &tf::hcl::render(&s, "test").unwrap());
+    write(&hcl, &tf::hcl::render(&s, "test"));
     validate(&hcl);
     let _ = fs::remove_dir_all(json);
     let _ = fs::remove_dir_all(hcl);
@@ -152,4 +154,42 @@ fn every_generated_environment_validates_as_json_and_as_hcl() {
             let _ = fs::remove_dir_all(dir);
         }
     }
+}
+
+/// The HCL view writes the same files as the JSON, `moved` blocks included, and Terraform
+/// accepts them.
+#[test]
+fn a_moved_block_survives_in_the_hcl_view() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let envs = scratch("moved-envs");
+    for e in ["dev", "bootstrap"] {
+        fs::copy(
+            repo.join(format!("envs/{e}.toml")),
+            envs.join(format!("{e}.toml")),
+        )
+        .unwrap();
+    }
+    let dev = envs.join("dev.toml");
+    let text = fs::read_to_string(&dev).unwrap();
+    let moved = "[[moved]]\nfrom = \"aws_s3_bucket.media\"\nto = \"aws_s3_bucket.content\"\n";
+    fs::write(&dev, format!("{text}\n{moved}")).unwrap();
+    let json = gen::build(&envs, "dev", gen::Format::Json).unwrap();
+    let hcl = gen::build(&envs, "dev", gen::Format::Hcl).unwrap();
+    let names = |files: &[tf::File]| -> Vec<String> {
+        files
+            .iter()
+            .map(|f| f.name.replace(".tf.json", ".tf"))
+            .collect()
+    };
+    assert_eq!(names(&json), names(&hcl), "both views write the same files");
+    let view = &hcl.iter().find(|f| f.name == "moved.tf").unwrap().contents;
+    assert!(
+        view.contains("moved {\n  from = aws_s3_bucket.media\n  to = aws_s3_bucket.content\n}"),
+        "{view}"
+    );
+    let dir = scratch("moved-hcl");
+    write(&dir, &hcl);
+    validate(&dir);
+    let _ = fs::remove_dir_all(dir);
+    let _ = fs::remove_dir_all(envs);
 }

@@ -8,6 +8,8 @@ pub enum Entry {
     Attr(Value),
     /// Nested blocks of one type (`lifecycle`, `statement`, `rule`...), in order.
     Blocks(Vec<Body>),
+    /// Nested blocks of one type with a label each (`backend "s3" { ... }`), in order.
+    Labeled(Vec<(String, Body)>),
 }
 
 /// Attributes and nested blocks. In JSON both are object properties; the HCL view needs to know
@@ -59,6 +61,18 @@ impl Body {
         }
     }
 
+    /// Add a nested block with a label: `backend "s3" { ... }`.
+    pub fn labeled_block(mut self, key: &str, label: &str, body: Body) -> Self {
+        let block = (label.to_string(), body);
+        match self.entries.iter_mut().find(|(k, _)| k == key) {
+            Some((_, Entry::Labeled(bs))) => bs.push(block),
+            _ => self
+                .entries
+                .push((key.to_string(), Entry::Labeled(vec![block]))),
+        }
+        self
+    }
+
     /// `depends_on = [addr, ...]`, rendered as bare addresses.
     pub fn depends_on(self, addrs: impl IntoIterator<Item = Address>) -> Self {
         self.attr(
@@ -98,6 +112,7 @@ impl Body {
             match e {
                 Entry::Attr(v) => out.push(v),
                 Entry::Blocks(bs) => bs.iter().for_each(|b| b.collect_values(out)),
+                Entry::Labeled(bs) => bs.iter().for_each(|(_, b)| b.collect_values(out)),
             }
         }
     }

@@ -18,8 +18,8 @@ pub enum Error {
         to: String,
         why: String,
     },
-    /// An expression that the HCL view could not express.
-    Hcl { message: String },
+    /// A generated file that cannot be read back.
+    Unreadable { file: String, why: String },
 }
 
 impl fmt::Display for Error {
@@ -41,7 +41,10 @@ impl fmt::Display for Error {
                 f,
                 "moved from `{from}` to `{to}`: {why}; fix: `from` must be the old address and `to` the address the document now declares"
             ),
-            Error::Hcl { message } => write!(f, "cannot render the HCL view: {message}"),
+            Error::Unreadable { file, why } => write!(
+                f,
+                "{file}: cannot read it back as the Terraform JSON gen writes: {why}"
+            ),
         }
     }
 }

@@ -1,10 +1,13 @@
 //! The whole document of one environment: terraform settings, providers, variables, locals,
 //! data sources, resources, outputs, and extra files (such as `user_data.sh`).
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashSet};
 
 use crate::body::Body;
+use crate::document::{BlockType, Section, TopBlock};
 use crate::error::{Error, Result};
+use crate::schema::Schema;
 use crate::value::{Address, Ref, Value};
 
 /// `required_providers` entry.
@@ -53,6 +56,27 @@ impl Variable {
     }
 }
 
+impl Variable {
+    fn body(&self) -> Body {
+        let mut b = Body::new()
+            .attr("description", &self.description)
+            .attr("type", Value::Type(self.type_))
+            .attr_opt("default", self.default.clone());
+        if self.sensitive {
+            b.set("sensitive", true);
+        }
+        for (c, m) in &self.validations {
+            b.push_block(
+                "validation",
+                Body::new()
+                    .attr("condition", c.clone())
+                    .attr("error_message", m),
+            );
+        }
+        b
+    }
+}
+
 /// `output "name" { ... }`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Output {
@@ -62,20 +86,25 @@ pub struct Output {
     pub sensitive: bool,
 }
 
+impl Output {
+    fn body(&self) -> Body {
+        let b = Body::new()
+            .attr("description", &self.description)
+            .attr("value", self.value.clone());
+        if self.sensitive {
+            b.attr("sensitive", true)
+        } else {
+            b
+        }
+    }
+}
+
 /// A resource or data block.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Block {
     pub addr: Address,
     pub body: Body,
 }
-
-/// Resource attributes the provider marks sensitive: an output of one must be sensitive too.
-const SENSITIVE_ATTRIBUTES: &[(&str, &str)] = &[
-    ("aws_ssm_parameter", "value"),
-    ("aws_ssm_parameter", "insecure_value"),
-    ("aws_db_instance", "password"),
-    ("aws_iam_access_key", "secret"),
-];
 
 /// A Terraform document.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -158,13 +187,6 @@ impl Stack {
         });
     }
 
-    pub fn sensitive_output(&mut self, name: &str, description: &str, value: impl Into<Value>) {
-        self.output(name, description, value);
-        if let Some(o) = self.outputs.last_mut() {
-            o.sensitive = true;
-        }
-    }
-
     pub fn file(&mut self, name: &str, contents: String) {
         self.files.push((name.into(), contents));
     }
@@ -175,6 +197,108 @@ impl Stack {
             .iter()
             .chain(&self.data)
             .find(|b| &b.addr == addr)
+    }
+
+    /// The files of the document and their blocks, in order: the one list both renderers walk.
+    /// Variables, outputs and blocks are sorted by name; files with no blocks are left out.
+    pub fn sections<'a>(&'a self) -> Vec<Section<'a>> {
+        let versions = TopBlock::new(BlockType::Terraform, &[], Cow::Owned(self.versions_body()));
+        let mut out = vec![Section {
+            name: "versions",
+            blocks: vec![versions],
+        }];
+        let mut add = |name: &'static str, blocks: Vec<TopBlock<'a>>| {
+            if !blocks.is_empty() {
+                out.push(Section { name, blocks });
+            }
+        };
+        add(
+            "providers",
+            self.providers
+                .iter()
+                .map(|(n, b)| TopBlock::new(BlockType::Provider, &[n], Cow::Borrowed(b)))
+                .collect(),
+        );
+        add(
+            "backend",
+            self.backend
+                .iter()
+                .map(|(kind, b)| {
+                    let body = Body::new().labeled_block("backend", kind, b.clone());
+                    TopBlock::new(BlockType::Terraform, &[], Cow::Owned(body))
+                })
+                .collect(),
+        );
+        let mut variables: Vec<&Variable> = self.variables.iter().collect();
+        variables.sort_by(|a, b| a.name.cmp(&b.name));
+        add(
+            "variables",
+            variables
+                .into_iter()
+                .map(|v| TopBlock::new(BlockType::Variable, &[&v.name], Cow::Owned(v.body())))
+                .collect(),
+        );
+        add("main", self.main_blocks());
+        let mut outputs: Vec<&Output> = self.outputs.iter().collect();
+        outputs.sort_by(|a, b| a.name.cmp(&b.name));
+        add(
+            "outputs",
+            outputs
+                .into_iter()
+                .map(|o| TopBlock::new(BlockType::Output, &[&o.name], Cow::Owned(o.body())))
+                .collect(),
+        );
+        add(
+            "moved",
+            self.moved
+                .iter()
+                .map(|(from, to)| {
+                    let body = Body::new()
+                        .attr("from", Value::Address(from.clone()))
+                        .attr("to", Value::Address(to.clone()));
+                    TopBlock::new(BlockType::Moved, &[], Cow::Owned(body))
+                })
+                .collect(),
+        );
+        out
+    }
+
+    fn versions_body(&self) -> Body {
+        let mut providers = Body::new();
+        for p in &self.required_providers {
+            providers.set(
+                &p.name,
+                Value::object([("source", &p.source), ("version", &p.version)]),
+            );
+        }
+        Body::new()
+            .attr("required_version", &self.required_version)
+            .block("required_providers", providers)
+    }
+
+    /// `locals`, then data sources and resources sorted by address.
+    fn main_blocks(&self) -> Vec<TopBlock<'_>> {
+        let mut out = Vec::new();
+        if !self.locals.is_empty() {
+            let mut locals = Body::new();
+            for (k, v) in &self.locals {
+                locals.set(k, v.clone());
+            }
+            out.push(TopBlock::new(BlockType::Locals, &[], Cow::Owned(locals)));
+        }
+        for (ty, blocks) in [
+            (BlockType::Data, &self.data),
+            (BlockType::Resource, &self.resources),
+        ] {
+            let mut sorted: Vec<&Block> = blocks.iter().collect();
+            sorted.sort_by(|a, b| a.addr.cmp(&b.addr));
+            for b in sorted {
+                if let Address::Resource { kind, name } | Address::Data { kind, name } = &b.addr {
+                    out.push(TopBlock::new(ty, &[kind, name], Cow::Borrowed(&b.body)));
+                }
+            }
+        }
+        out
     }
 
     /// Every declared address, in a stable order.
@@ -206,8 +330,9 @@ impl Stack {
     }
 
     /// Check the document before it is written: duplicate addresses, dangling references and
-    /// sensitive values flowing into non-sensitive outputs.
-    pub fn check(&self) -> Result<()> {
+    /// sensitive values (the schema says which attributes are) flowing into non-sensitive
+    /// outputs.
+    pub fn check(&self, schema: &Schema) -> Result<()> {
         let declared = self.declared()?;
         let mut uses: Vec<(String, &Value)> = Vec::new();
         for b in self.resources.iter().chain(&self.data) {
@@ -254,10 +379,10 @@ impl Stack {
                 });
             }
         }
-        self.check_sensitive()
+        self.check_sensitive(schema)
     }
 
-    fn check_sensitive(&self) -> Result<()> {
+    fn check_sensitive(&self, schema: &Schema) -> Result<()> {
         // Sensitive sources: sensitive variables, provider-sensitive attributes, and locals
         // computed from either (to a fixed point).
         let mut sensitive: Vec<String> = self
@@ -267,11 +392,9 @@ impl Stack {
             .map(|v| format!("var.{}", v.name))
             .collect();
         let is_sensitive = |r: &Ref, sensitive: &[String]| -> Option<String> {
-            if let Address::Resource { kind, .. } = &r.addr {
-                if let Some(attr) = r.path.first() {
-                    if SENSITIVE_ATTRIBUTES.contains(&(kind.as_str(), attr.as_str())) {
-                        return Some(r.to_string());
-                    }
+            if let (Address::Resource { kind, .. }, Some(attr)) = (&r.addr, r.path.first()) {
+                if schema.is_sensitive(kind, attr) {
+                    return Some(r.to_string());
                 }
             }
             let a = r.addr.to_string();
@@ -310,7 +433,15 @@ impl Stack {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::schema::ResourceType;
     use crate::value::{Expr, Piece};
+
+    const SCHEMA: Schema = Schema {
+        types: &[ResourceType {
+            sensitive: &["value"],
+            ..ResourceType::new("aws_ssm_parameter")
+        }],
+    };
 
     fn small() -> Stack {
         let mut s = Stack::new(">= 1.11");
@@ -325,7 +456,7 @@ mod tests {
 
     #[test]
     fn a_wired_document_passes() {
-        assert_eq!(small().check(), Ok(()));
+        assert_eq!(small().check(&SCHEMA), Ok(()));
     }
 
     #[test]
@@ -333,7 +464,7 @@ mod tests {
         let mut s = small();
         s.resource("aws_security_group", "app", Body::new());
         assert_eq!(
-            s.check(),
+            s.check(&SCHEMA),
             Err(Error::DuplicateAddress {
                 address: "aws_security_group.app".into()
             })
@@ -349,7 +480,7 @@ mod tests {
             "The database",
             Value::template([Piece::Expr(Expr::Ref(ghost.attr("address")))]),
         );
-        let err = s.check().unwrap_err();
+        let err = s.check(&SCHEMA).unwrap_err();
         assert_eq!(
             err,
             Error::DanglingReference {
@@ -368,7 +499,10 @@ mod tests {
             "app",
             Body::new().depends_on([Address::resource("aws_iam_role", "nope")]),
         );
-        assert!(matches!(s.check(), Err(Error::DanglingReference { .. })));
+        assert!(matches!(
+            s.check(&SCHEMA),
+            Err(Error::DanglingReference { .. })
+        ));
     }
 
     #[test]
@@ -381,16 +515,19 @@ mod tests {
         );
         s.output("dsn", "DSN", l.clone());
         assert_eq!(
-            s.check(),
+            s.check(&SCHEMA),
             Err(Error::SensitiveOutput {
                 output: "dsn".into(),
                 via: "local.dsn".into()
             })
         );
         s.outputs.last_mut().unwrap().sensitive = true;
-        assert_eq!(s.check(), Ok(()));
+        assert_eq!(s.check(&SCHEMA), Ok(()));
         let p = s.resource("aws_ssm_parameter", "p", Body::new());
         s.output("p", "P", p.attr("value"));
-        assert!(matches!(s.check(), Err(Error::SensitiveOutput { .. })));
+        assert!(matches!(
+            s.check(&SCHEMA),
+            Err(Error::SensitiveOutput { .. })
+        ));
     }
 }

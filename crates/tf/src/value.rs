@@ -2,9 +2,11 @@
 //!
 //! A [`Value::Str`] is a literal: rendering escapes `${` and `%{` so that bash `${VAR}` or IAM
 //! `${aws:username}` survive. An [`Expr`] is built only from typed parts (addresses, function
-//! calls, operators) and renders as `"${...}"`, never escaped.
+//! calls, operators) and renders as `"${...}"`, never escaped. The text of both is written by
+//! hcl-rs (see [`crate::syntax`]); this module only holds the types.
 
-use std::fmt::Write as _;
+/// A binary operator (`>=`, `&&`, ...): hcl-rs's own type.
+pub use hcl::expr::BinaryOperator as Op;
 
 /// The address of a block in the document, e.g. `aws_instance.app`, `data.aws_vpc.default`,
 /// `var.db_password`, `local.tags`.
@@ -43,6 +45,14 @@ impl Address {
         Ref {
             addr: self.clone(),
             path: Vec::new(),
+        }
+    }
+
+    /// The type of a resource or data block (`aws_s3_bucket`); `None` for variables and locals.
+    pub fn kind(&self) -> Option<&str> {
+        match self {
+            Address::Resource { kind, .. } | Address::Data { kind, .. } => Some(kind),
+            Address::Var(_) | Address::Local(_) => None,
         }
     }
 }
@@ -93,18 +103,18 @@ impl std::fmt::Display for Ref {
 pub enum Expr {
     Ref(Ref),
     /// A function call: `jsonencode(...)`, `file(...)`, `length(...)`.
-    Call(&'static str, Vec<Value>),
+    Call(String, Vec<Value>),
     /// A binary operator: `a >= b`, `a && b`.
-    Binary(Box<Value>, &'static str, Box<Value>),
+    Binary(Box<Value>, Op, Box<Value>),
     /// `path.module`, the folder of the configuration.
     PathModule,
 }
 
 impl Expr {
-    pub fn call(name: &'static str, args: impl IntoIterator<Item = Value>) -> Self {
-        Expr::Call(name, args.into_iter().collect())
+    pub fn call(name: &str, args: impl IntoIterator<Item = Value>) -> Self {
+        Expr::Call(name.to_string(), args.into_iter().collect())
     }
-    pub fn binary(a: impl Into<Value>, op: &'static str, b: impl Into<Value>) -> Self {
+    pub fn binary(a: impl Into<Value>, op: Op, b: impl Into<Value>) -> Self {
         Expr::Binary(Box::new(a.into()), op, Box::new(b.into()))
     }
     /// Every reference inside this expression.
@@ -117,6 +127,18 @@ impl Expr {
                 b.refs(out);
             }
             Expr::PathModule => {}
+        }
+    }
+
+    fn replace_address(&mut self, from: &Address, to: &Address) {
+        match self {
+            Expr::Ref(r) if &r.addr == from => r.addr = to.clone(),
+            Expr::Ref(_) | Expr::PathModule => {}
+            Expr::Call(_, args) => args.iter_mut().for_each(|a| a.replace_address(from, to)),
+            Expr::Binary(a, _, b) => {
+                a.replace_address(from, to);
+                b.replace_address(from, to);
+            }
         }
     }
 }
@@ -194,6 +216,45 @@ impl Value {
             _ => {}
         }
     }
+
+    /// Every block this value names, by reference or as a bare address, in order.
+    pub fn blocks_named(&self) -> Vec<&Address> {
+        let mut refs = Vec::new();
+        self.refs(&mut refs);
+        let mut out: Vec<&Address> = refs.into_iter().map(|r| &r.addr).collect();
+        self.addresses(&mut out);
+        out
+    }
+
+    /// The same value with every reference to (and bare mention of) `from` pointing at `to`:
+    /// what a block looks like after the block it uses was renamed.
+    pub fn replace_address(&mut self, from: &Address, to: &Address) {
+        match self {
+            Value::Expr(e) => e.replace_address(from, to),
+            Value::Template(ps) => ps.iter_mut().for_each(|p| {
+                if let Piece::Expr(e) = p {
+                    e.replace_address(from, to)
+                }
+            }),
+            Value::Address(a) if a == from => *a = to.clone(),
+            Value::List(vs) => vs.iter_mut().for_each(|v| v.replace_address(from, to)),
+            Value::Object(kv) => kv.iter_mut().for_each(|(_, v)| v.replace_address(from, to)),
+            _ => {}
+        }
+    }
+
+    /// The value of `key` in an object.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        match self {
+            Value::Object(kv) => kv.iter().find_map(|(k, v)| (k == key).then_some(v)),
+            _ => None,
+        }
+    }
+
+    /// The value at a path of object keys (`["tags", "Name"]`).
+    pub fn at(&self, path: &[&str]) -> Option<&Value> {
+        path.iter().try_fold(self, |v, k| v.get(k))
+    }
 }
 
 impl From<&str> for Value {
@@ -260,167 +321,12 @@ impl From<Piece> for Value {
     }
 }
 
-/// Escape a literal for a Terraform string template: `${` becomes `$${` and `%{` becomes `%%{`.
-pub fn escape_template(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let b = s.as_bytes();
-    for (i, c) in s.char_indices() {
-        if (c == '$' || c == '%') && b.get(i + 1) == Some(&b'{') {
-            out.push(c);
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// Render an expression in HCL native syntax (the text inside `${ }`).
-pub fn expr_hcl(e: &Expr) -> String {
-    let mut s = String::new();
-    write_expr(&mut s, e);
-    s
-}
-
-fn write_expr(s: &mut String, e: &Expr) {
-    match e {
-        Expr::Ref(r) => {
-            let _ = write!(s, "{r}");
-        }
-        Expr::Call(name, args) => {
-            s.push_str(name);
-            s.push('(');
-            for (i, a) in args.iter().enumerate() {
-                if i > 0 {
-                    s.push_str(", ");
-                }
-                write_value_hcl(s, a);
-            }
-            s.push(')');
-        }
-        Expr::Binary(a, op, b) => {
-            write_value_hcl(s, a);
-            let _ = write!(s, " {op} ");
-            write_value_hcl(s, b);
-        }
-        Expr::PathModule => s.push_str("path.module"),
-    }
-}
-
-/// Render a value in HCL native expression syntax (used inside function calls, and by the
-/// HCL view for expressions and templates).
-pub fn value_hcl(v: &Value) -> String {
-    let mut s = String::new();
-    write_value_hcl(&mut s, v);
-    s
-}
-
-fn write_quoted(s: &mut String, body: &str) {
-    s.push('"');
-    for c in body.chars() {
-        match c {
-            '"' => s.push_str("\\\""),
-            '\\' => s.push_str("\\\\"),
-            '\n' => s.push_str("\\n"),
-            '\r' => s.push_str("\\r"),
-            '\t' => s.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(s, "\\u{:04x}", c as u32);
-            }
-            c => s.push(c),
-        }
-    }
-    s.push('"');
-}
-
-fn write_value_hcl(s: &mut String, v: &Value) {
-    match v {
-        Value::Null => s.push_str("null"),
-        Value::Bool(b) => {
-            let _ = write!(s, "{b}");
-        }
-        Value::Int(n) => {
-            let _ = write!(s, "{n}");
-        }
-        Value::Str(lit) => write_quoted(s, &escape_template(lit)),
-        Value::Expr(e) => write_expr(s, e),
-        Value::Template(ps) => write_quoted(s, &template_text(ps)),
-        Value::Address(a) => {
-            let _ = write!(s, "{a}");
-        }
-        Value::Keyword(k) => s.push_str(k),
-        Value::Type(t) => s.push_str(t),
-        Value::List(vs) => {
-            s.push('[');
-            for (i, v) in vs.iter().enumerate() {
-                if i > 0 {
-                    s.push_str(", ");
-                }
-                write_value_hcl(s, v);
-            }
-            s.push(']');
-        }
-        Value::Object(kv) => {
-            s.push('{');
-            for (i, (k, v)) in kv.iter().enumerate() {
-                if i > 0 {
-                    s.push_str(", ");
-                }
-                if is_identifier(k) {
-                    s.push_str(k);
-                } else {
-                    write_quoted(s, k);
-                }
-                s.push_str(" = ");
-                write_value_hcl(s, v);
-            }
-            s.push('}');
-        }
-    }
-}
-
-/// The template text (before JSON or HCL string quoting): literals escaped, expressions in `${}`.
-pub fn template_text(ps: &[Piece]) -> String {
-    let mut s = String::new();
-    for p in ps {
-        match p {
-            Piece::Lit(l) => s.push_str(&escape_template(l)),
-            Piece::Expr(e) => {
-                s.push_str("${");
-                write_expr(&mut s, e);
-                s.push('}');
-            }
-        }
-    }
-    s
-}
-
-/// True when `k` is a valid HCL identifier (letters, digits, `_`, `-`; not starting with a digit).
-pub fn is_identifier(k: &str) -> bool {
-    let mut cs = k.chars();
-    matches!(cs.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && cs.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn escapes_interpolation_and_directives() {
-        assert_eq!(escape_template("echo ${HOME}"), "echo $${HOME}");
-        assert_eq!(escape_template("%{ if x }"), "%%{ if x }");
-        assert_eq!(
-            escape_template("arn:aws:s3:::b/${aws:username}/*"),
-            "arn:aws:s3:::b/$${aws:username}/*"
-        );
-        assert_eq!(escape_template("$HOME costs 5% {x}"), "$HOME costs 5% {x}");
-        // An already escaped sequence stays literal: `$${` means the three characters `$${`.
-        assert_eq!(escape_template("$${x}"), "$$${x}");
-        assert_eq!(escape_template("ünïcode ${é}"), "ünïcode $${é}");
-        assert_eq!(escape_template("ends with $"), "ends with $");
-    }
-
-    #[test]
-    fn references_render_as_traversals() {
+    fn addresses_display_as_terraform_addresses() {
         let db = Address::resource("aws_db_instance", "this");
         assert_eq!(
             db.attr("address").to_string(),
@@ -440,25 +346,32 @@ mod tests {
     }
 
     #[test]
-    fn expressions_render_in_hcl_syntax() {
-        let e = Expr::call(
-            "file",
-            [Value::template([
-                Piece::Expr(Expr::PathModule),
-                Piece::Lit("/user_data.sh".into()),
-            ])],
-        );
-        assert_eq!(expr_hcl(&e), r#"file("${path.module}/user_data.sh")"#);
-        let v = Address::Var("db_password".into()).whole();
-        let cond = Expr::binary(Expr::call("length", [v.into()]), ">=", 12i64);
-        assert_eq!(expr_hcl(&cond), "length(var.db_password) >= 12");
-        let obj = Value::object([
-            ("Version", Value::str("2012-10-17")),
-            ("a b", Value::str("${x}")),
+    fn a_rename_follows_every_reference_and_bare_address() {
+        let old = Address::resource("aws_s3_bucket", "media");
+        let new = Address::resource("aws_s3_bucket", "content");
+        let other = Address::resource("aws_s3_bucket", "logs");
+        let mut v = Value::object([
+            ("bucket", Value::from(old.attr("id"))),
+            ("keep", Value::from(other.attr("id"))),
+            (
+                "arn",
+                Value::template([
+                    Piece::Expr(Expr::Ref(old.attr("arn"))),
+                    Piece::Lit("/*".into()),
+                ]),
+            ),
+            (
+                "len",
+                Expr::call("length", [old.attr("tags").into()]).into(),
+            ),
+            ("depends_on", Value::List(vec![Value::Address(old.clone())])),
         ]);
+        v.replace_address(&old, &new);
         assert_eq!(
-            value_hcl(&obj),
-            r#"{Version = "2012-10-17", "a b" = "$${x}"}"#
+            v.blocks_named(),
+            vec![&new, &other, &new, &new, &new],
+            "every mention of the old address moved, the others stayed"
         );
+        assert_eq!(v.at(&["bucket"]), Some(&Value::from(new.attr("id"))));
     }
 }

@@ -36,6 +36,10 @@ impl Scratch {
                 dir.join(format!("envs/{e}.toml")),
             )
             .unwrap();
+            // The committed provider lock file: `--check` wants it (the generator never writes it).
+            let lock = format!("generated/{e}/.terraform.lock.hcl");
+            fs::create_dir_all(dir.join(format!("generated/{e}"))).unwrap();
+            fs::copy(repo().join(&lock), dir.join(&lock)).unwrap();
         }
         fs::write(dir.join("README.md"), README).unwrap();
         Scratch(dir)
@@ -138,7 +142,12 @@ pub fn state(dir: &Path, keys: &[String]) -> State {
         .map(|k| {
             let p = dir.join(k);
             let v = match fs::symlink_metadata(&p) {
-                Ok(m) if m.is_file() => Some(fs::read(&p).unwrap_or_default()),
+                // A file removed between the two calls (a run removed it) is absent, not empty.
+                Ok(m) if m.is_file() => match fs::read(&p) {
+                    Ok(bytes) => Some(bytes),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                    Err(e) => Some(format!("<read error: {e}>").into_bytes()),
+                },
                 Ok(_) => Some(b"<not a regular file>".to_vec()),
                 Err(_) => None,
             };
@@ -219,14 +228,5 @@ impl Rng {
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         self.0 % n.max(1)
-    }
-}
-
-/// The committed provider lock files, copied beside freshly generated output: `--check` wants
-/// them, and only `terraform providers lock` makes them.
-pub fn lock_files(dir: &Path) {
-    for e in ["dev", "prod", "bootstrap"] {
-        let name = format!("generated/{e}/.terraform.lock.hcl");
-        fs::copy(repo().join(&name), dir.join(&name)).unwrap();
     }
 }
