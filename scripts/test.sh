@@ -37,6 +37,9 @@ if [ "${quick}" = 0 ]; then
   command -v systemd-nspawn >/dev/null || missing+=(systemd-container)
   command -v ssh >/dev/null || missing+=(openssh-client)
   command -v psql >/dev/null || missing+=(postgresql-client)
+  # Its package cache (dpkg-scanpackages) and its network namespace (ip netns).
+  command -v dpkg-scanpackages >/dev/null || missing+=(dpkg-dev)
+  command -v ip >/dev/null || missing+=(iproute2)
   command -v initdb >/dev/null || { echo "initdb (PostgreSQL server) is missing: it comes with this kind of machine" >&2; exit 1; }
 fi
 if [ "${#missing[@]}" -gt 0 ]; then
