@@ -90,3 +90,40 @@ def test_every_env_file_is_scanned(tmp_path):
 def test_skips_name_existing_envs():
     stale = {(k, e) for k, v in SKIPS.items() for e in v["envs"] if e not in ENVS}
     assert not stale, f"tests/checkov/skips.toml names envs that do not exist: {sorted(stale)}"
+
+
+OIDC_CHECKS = ["CKV_AWS_358", "CKV_AWS_393"]
+
+
+def scan_oidc(folder) -> dict:
+    exe = shutil.which("checkov")
+    assert exe, "checkov is not on PATH: run the tests through scripts/test.sh"
+    proc = subprocess.run(["timeout", "300", exe, "-d", str(folder), "--framework", "terraform", "--skip-download",
+                           "--check", ",".join(OIDC_CHECKS), "-o", "json", "--compact"],
+                          capture_output=True, text=True)
+    assert proc.returncode in (0, 1), proc.stderr[-3000:]
+    report = json.loads(proc.stdout)
+    return report[0] if isinstance(report, list) else report
+
+
+def test_github_oidc_checks_pass_on_the_ci_roles(tmp_path):
+    """checkov's GitHub OIDC checks run on `data.aws_iam_policy_document` only in HCL (checkov's
+    terraform_json framework does not evaluate them), so they run on `gen --format hcl`'s view of
+    bootstrap; a trust widened to every repository makes them fail."""
+    subprocess.run(["timeout", "120", "cargo", "run", "-q", "-p", "gen", "--", "--env", "bootstrap", "--format", "hcl",
+                    "--out", str(tmp_path)], cwd=REPO, check=True, capture_output=True)
+    report = scan_oidc(tmp_path / "bootstrap")
+    passed = [(c["check_id"], c["resource"]) for c in report["results"]["passed_checks"]]
+    failed = [(c["check_id"], c["resource"]) for c in report["results"]["failed_checks"]]
+    assert report["summary"]["parsing_errors"] == 0
+    assert not failed, failed
+    for env in ("dev", "prod"):
+        for role in ("ci_plan", "ci_apply"):
+            assert ("CKV_AWS_358", f"aws_iam_policy_document.{env}_{role}_trust") in passed, passed
+            assert ("CKV_AWS_393", f"aws_iam_role.{env}_{role}") in passed, passed
+    main = tmp_path / "bootstrap/main.tf"
+    repo = ENVS["bootstrap"]["ci"]["github_repository"]
+    main.write_text(main.read_text().replace(f"repo:{repo}:pull_request", "repo:*")
+                    .replace('"StringEquals"', '"StringLike"'))
+    failed = {c["check_id"] for c in scan_oidc(tmp_path / "bootstrap")["results"]["failed_checks"]}
+    assert "CKV_AWS_358" in failed, failed

@@ -120,6 +120,23 @@ def test_bootstrap_backends_locking_and_teardown(tmp_path, moto):
     assert out["state_bucket_name"]["value"] == BUCKET
     assert out["lock_table_name"]["value"] == TABLE
     assert out["region"]["value"] == "us-east-1"
+    # The CI roles: GitHub's OIDC provider, and per app env a plan and an apply role whose trust
+    # names that provider, the audience and this repository's subjects (crates/gen/tests/ci_roles.rs
+    # checks every condition; moto does not evaluate web-identity trust).
+    iam = moto.boto("iam")
+    provider = out["github_oidc_provider_arn"]["value"]
+    assert provider.endswith(":oidc-provider/token.actions.githubusercontent.com"), provider
+    assert iam.get_open_id_connect_provider(OpenIDConnectProviderArn=provider)["ClientIDList"] == ["sts.amazonaws.com"]
+    for env in ("dev", "prod"):
+        for kind in ("plan", "apply"):
+            role = iam.get_role(RoleName=f"fastapi-infra-{env}-ci-{kind}")["Role"]
+            assert out[f"{env}_ci_{kind}_role_arn"]["value"] == role["Arn"]
+            (st,) = role["AssumeRolePolicyDocument"]["Statement"]
+            assert st["Principal"] == {"Federated": provider}, st
+            assert st["Condition"]["StringEquals"]["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com", st
+            assert iam.get_role_policy(RoleName=role["RoleName"], PolicyName=role["RoleName"])["PolicyDocument"]
+    replan = btf.run("plan", "-detailed-exitcode", timeout=180, check=False)
+    assert replan.returncode == 0, f"second bootstrap plan is not empty:\n{replan.stdout[-4000:]}"
     s3 = moto.boto("s3")
     assert s3.get_bucket_versioning(Bucket=BUCKET)["Status"] == "Enabled"
     pab = s3.get_public_access_block(Bucket=BUCKET)["PublicAccessBlockConfiguration"]

@@ -909,8 +909,62 @@ pub struct BootstrapEnv {
     pub project: Name,
     pub region: Region,
     pub state: BootstrapState,
+    /// `[ci]`: keyless access for GitHub Actions (optional).
+    #[serde(default)]
+    pub ci: Option<Ci>,
     #[serde(default)]
     pub moved: Vec<Moved>,
+}
+
+/// `[ci]` of the bootstrap environment: GitHub's OIDC provider and, per app env, a plan role
+/// and an apply role that only this repository's workflows may assume.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Ci {
+    pub github_repository: GithubRepo,
+}
+
+/// A GitHub repository `owner/name`: it lands in the roles' trust policies (`repo:owner/name:...`),
+/// so no wildcard, separator or other character of IAM's condition grammar can be in it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GithubRepo(pub String);
+
+impl GithubRepo {
+    pub fn parse(s: &str) -> Result<GithubRepo, String> {
+        let bad = |why: &str| {
+            Err(format!(
+                "{} is not a GitHub repository: {why}; fix: write it as `owner/name`, e.g. `example-org/fastapi-infra`",
+                shown(s)
+            ))
+        };
+        let Some((owner, name)) = s.split_once('/') else {
+            return bad("it has no `/`");
+        };
+        let owner_ok = (1..=39).contains(&owner.len())
+            && owner.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !owner.starts_with('-')
+            && !owner.ends_with('-');
+        if !owner_ok {
+            return bad("the owner must be 1 to 39 letters, digits or inner `-`");
+        }
+        let name_ok = (1..=100).contains(&name.len())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            && name != "."
+            && name != "..";
+        if !name_ok {
+            return bad("the name must be 1 to 100 letters, digits, `-`, `_` or `.`");
+        }
+        Ok(GithubRepo(s.to_string()))
+    }
+}
+
+impl<'de> Deserialize<'de> for GithubRepo {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        GithubRepo::parse(&s).map_err(de::Error::custom)
+    }
 }
 
 /// `[state]` of the bootstrap environment.
@@ -940,6 +994,28 @@ pub enum Env {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn github_repositories_are_checked() {
+        assert!(GithubRepo::parse("example-org/fastapi-infra").is_ok());
+        assert!(GithubRepo::parse("a/b.c_d-e").is_ok());
+        for bad in [
+            "*/*",
+            "org/*",
+            "org",
+            "org/",
+            "/repo",
+            "org/repo/x",
+            "-org/repo",
+            "org/..",
+            "org/repo:ref:refs/heads/main",
+            "org/re po",
+            "org/re\"po",
+            &format!("{}/r", "o".repeat(40)),
+        ] {
+            assert!(GithubRepo::parse(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn cidrs_are_checked() {

@@ -5,6 +5,7 @@
 //! module into another is a Rust type check, not a string.
 
 pub mod buckets;
+pub mod ci_access;
 pub mod ec2_app;
 pub mod env;
 pub mod iam;

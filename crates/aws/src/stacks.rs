@@ -3,8 +3,9 @@
 use tf::{Address, Body, Expr, Op, Stack, Value, Variable};
 
 use crate::buckets::{AcceptAccessLogs, AccessLogging, Encryption, LogSource, SecureBucket};
+use crate::ci_access::{CiEnv, GithubCi};
 use crate::ec2_app::{AppFirewall, AppInstance, APP_PORT};
-use crate::env::{AppEnv, BootstrapEnv, BucketName, Moved, Protection};
+use crate::env::{AppEnv, BootstrapEnv, BucketName, Ci, Moved, Protection};
 use crate::iam::InstanceRole;
 use crate::network::DefaultNetwork;
 use crate::rds::Postgres;
@@ -458,13 +459,19 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv, regenerate: &str) -> Stack {
 }
 
 /// The bootstrap environment: state bucket and lock table, local state.
-pub fn bootstrap_stack(env_name: &str, cfg: &BootstrapEnv) -> Stack {
+///
+/// With `[ci]`, also GitHub's OIDC provider and a plan and an apply role per app env in `apps`.
+pub fn bootstrap_stack(env_name: &str, cfg: &BootstrapEnv, apps: &[(String, AppEnv)]) -> Stack {
     let mut stack = base(&cfg.project.0, env_name, &cfg.region.0);
+    let account = stack
+        .data("aws_caller_identity", "current", Body::new())
+        .attr("account_id");
     let out = StateBackend {
         bucket: &cfg.state.bucket.0,
         table: &cfg.state.dynamodb_table.0,
         key_alias: &cfg.state.kms_key_alias.0,
         prevent_destroy: cfg.state.prevent_destroy,
+        account: account.clone(),
     }
     .emit(&mut stack);
     stack.output(
@@ -480,7 +487,7 @@ pub fn bootstrap_stack(env_name: &str, cfg: &BootstrapEnv) -> Stack {
     stack.output(
         "state_kms_key_arn",
         "ARN of the KMS key that encrypts the state and the lock table",
-        out.key_arn,
+        out.key_arn.clone(),
     );
     stack.output(
         "state_kms_alias_arn",
@@ -492,6 +499,49 @@ pub fn bootstrap_stack(env_name: &str, cfg: &BootstrapEnv) -> Stack {
         "AWS region of the state backend",
         cfg.region.0.as_str(),
     );
+    if let Some(ci) = &cfg.ci {
+        ci_access(ci, apps, account, out.key_arn).emit(&mut stack);
+    }
     moved(&mut stack, &cfg.moved);
     stack
+}
+
+fn ci_access<'a>(
+    ci: &'a Ci,
+    apps: &[(String, AppEnv)],
+    account: tf::Ref,
+    state_key_arn: tf::Ref,
+) -> GithubCi<'a> {
+    let envs = apps
+        .iter()
+        .map(|(name, app)| CiEnv {
+            naming: Naming {
+                project: app.project.0.clone(),
+                env: name.clone(),
+            },
+            region: app.region.0.clone(),
+            buckets: [
+                &app.buckets.logs,
+                &app.buckets.artifacts,
+                &app.buckets.content,
+            ]
+            .map(|b| b.0.clone())
+            .to_vec(),
+            state_bucket: app.state.bucket.0.clone(),
+            state_key: state_key(&app.project.0, name),
+            lock_table: app
+                .state
+                .dynamodb_table
+                .as_ref()
+                .filter(|_| app.state.lock.dynamodb())
+                .map(|t| t.0.clone()),
+            lockfile: app.state.lock.lockfile(),
+        })
+        .collect();
+    GithubCi {
+        repository: &ci.github_repository,
+        envs,
+        account,
+        state_key_arn,
+    }
 }

@@ -16,6 +16,8 @@ pub struct StateBackend<'a> {
     /// `alias/...` of the key.
     pub key_alias: &'a str,
     pub prevent_destroy: bool,
+    /// The account id (`data.aws_caller_identity`), read once by the bootstrap stack.
+    pub account: Ref,
 }
 
 pub struct StateBackendOutputs {
@@ -81,9 +83,7 @@ impl StateBackend<'_> {
     /// key can never become unmanageable and who may use it is decided by IAM policies, as in
     /// KMS's default key policy; nobody outside the account is named.
     fn key(&self, stack: &mut Stack) -> tf::Address {
-        let account = stack
-            .data("aws_caller_identity", "current", Body::new())
-            .attr("account_id");
+        let account = self.account.clone();
         let partition = stack
             .data("aws_partition", "current", Body::new())
             .attr("partition");

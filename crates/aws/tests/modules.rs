@@ -202,11 +202,15 @@ fn ec2_app() {
 #[test]
 fn state_backend() {
     let mut s = Stack::default();
+    let account = s
+        .data("aws_caller_identity", "current", tf::Body::new())
+        .attr("account_id");
     aws::state_backend::StateBackend {
         bucket: "fastapi-infra-tfstate",
         table: "fastapi-infra-tflock",
         key_alias: "alias/fastapi-infra-tfstate",
         prevent_destroy: true,
+        account,
     }
     .emit(&mut s);
     s.check(&aws::knowledge::AWS).unwrap();

@@ -6,6 +6,7 @@ pub mod config;
 pub mod graph;
 pub mod lockfile;
 pub mod output;
+pub mod pr;
 pub mod readme;
 pub mod review;
 
@@ -73,7 +74,7 @@ pub fn stack(envs_dir: &Path, name: &str) -> Result<tf::Stack, InputError> {
                 .map_err(|e| InputError(format!("{}: {e}", env_file(envs_dir, name))))?;
             stack
         }
-        Env::Bootstrap(cfg) => aws::stacks::bootstrap_stack(name, cfg),
+        Env::Bootstrap(cfg) => aws::stacks::bootstrap_stack(name, cfg, &app_envs(envs_dir)?),
     };
     stack.check(PROVIDER).map_err(|e| {
         InputError(format!(
@@ -82,4 +83,15 @@ pub fn stack(envs_dir: &Path, name: &str) -> Result<tf::Stack, InputError> {
         ))
     })?;
     Ok(stack)
+}
+
+/// Every app environment of the envs folder (the CI roles bootstrap makes are per app env).
+fn app_envs(envs_dir: &Path) -> Result<Vec<(String, aws::env::AppEnv)>, InputError> {
+    let mut out = Vec::new();
+    for name in config::list(envs_dir)? {
+        if let (_, Env::App(cfg)) = config::load(envs_dir, &name)? {
+            out.push((name, *cfg));
+        }
+    }
+    Ok(out)
 }

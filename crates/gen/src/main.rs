@@ -78,6 +78,33 @@ enum Cmd {
     Diff(DiffArgs),
     /// Draw an environment's architecture (resources, references, security-group paths).
     Graph(GraphArgs),
+    /// The pull request comment of one environment (Markdown, at most 65,536 characters): the
+    /// changes with `diff`'s flags, the plan's actions cross-checked against them (--plan), and
+    /// the base and head commits. Exit 0: no mismatch; 1: the plan disagrees with the flags.
+    Review(ReviewArgs),
+}
+
+#[derive(Args, Debug)]
+struct ReviewArgs {
+    /// The environment to review.
+    #[arg(short, long = "env", value_name = "ENV")]
+    env: String,
+    /// The plan of the change: `terraform show -json tfplan` (its values are never printed).
+    #[arg(long, value_name = "FILE")]
+    plan: Option<PathBuf>,
+    /// Compare with the committed output at this git revision (the pull request's base)
+    /// instead of the output folder.
+    #[arg(long, value_name = "REV")]
+    base: Option<String>,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
+    /// Folder of the committed output.
+    #[arg(long, value_name = "DIR", default_value = "generated")]
+    out: PathBuf,
+    /// Folder of the environment files.
+    #[arg(long, value_name = "DIR", default_value = "envs")]
+    envs_dir: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -422,6 +449,74 @@ fn diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// A commit id, or `what` when git cannot name one.
+fn commit_of(rev: &str, what: &str) -> String {
+    std::process::Command::new("git")
+        .args([
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            &format!("{rev}^{{commit}}"),
+        ])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| what.to_string())
+}
+
+fn review_cmd(args: ReviewArgs) -> anyhow::Result<ExitCode> {
+    let name = &args.env;
+    let new = review::read_rendered(&build(&args.envs_dir, name, Format::Json)?)
+        .with_context(|| format!("cannot review `{name}`"))?;
+    let (old, base) = match &args.base {
+        Some(rev) => (
+            review::read_git(rev, &args.out.join(name).to_string_lossy())?,
+            commit_of(rev, rev),
+        ),
+        None => (
+            review::read_dir(&args.out.join(name))?,
+            format!("{} (working tree)", commit_of("HEAD", "unknown")),
+        ),
+    };
+    let changes = review::diff(&old, &new, PROVIDER);
+    let plan = match &args.plan {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| InputError(format!("{}: cannot read ({e})", p.display())))?;
+            Some(gen::pr::plan_actions(&text)?)
+        }
+        None => None,
+    };
+    let follows = gen::pr::dependents(&new, &changes);
+    let mismatches = plan
+        .as_deref()
+        .map(|p| gen::pr::cross_check(&changes, &follows, p))
+        .unwrap_or_default();
+    let r = gen::pr::Review {
+        env: name,
+        base,
+        head: commit_of("HEAD", "unknown"),
+        changes: &changes,
+        follows,
+        plan,
+        mismatches,
+    };
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&r).expect("serializable")
+        );
+    } else {
+        print!("{}", r.markdown());
+    }
+    Ok(if r.mismatches.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
 fn graph(args: GraphArgs) -> anyhow::Result<ExitCode> {
     let stack = gen::stack(&args.envs_dir, &args.env)
         .with_context(|| format!("cannot draw `{}`", args.env))?;
@@ -438,6 +533,7 @@ fn main() -> ExitCode {
     let result = match cli.cmd {
         Some(Cmd::Diff(a)) => diff(a),
         Some(Cmd::Graph(a)) => graph(a),
+        Some(Cmd::Review(a)) => review_cmd(a),
         None => generate(cli.gen),
     };
     match result {

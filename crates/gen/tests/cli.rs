@@ -741,6 +741,60 @@ fn the_readme_graph_is_kept_current() {
     assert_eq!(gen(&repo(), &["--all", "--check"]).status.code(), Some(0));
 }
 
+#[test]
+fn review_writes_the_comment_and_refuses_a_bad_plan() {
+    let o = gen(&repo(), &["review", "--env", "dev"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let md = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        md.starts_with(
+            "<!-- gen review: dev -->\n### `dev`: 0 to add, 0 to change, 0 to remove, 0 moved"
+        ),
+        "{md}"
+    );
+    assert!(md.contains("(working tree)"), "{md}");
+    let dir = scratch("review-plan");
+    let plan = dir.join("plan.json");
+    fs::write(&plan, "{\"not\": \"a plan\"}").unwrap();
+    let o = gen(
+        &repo(),
+        &["review", "--env", "dev", "--plan", plan.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("not a Terraform JSON plan"),
+        "{}",
+        stderr(&o)
+    );
+    // A plan that destroys what gen shows unchanged: a mismatch, exit 1, in the comment and JSON.
+    fs::write(
+        &plan,
+        r#"{"format_version": "1.2", "resource_changes": [{"address": "aws_db_instance.this", "mode": "managed", "change": {"actions": ["delete"]}}]}"#,
+    )
+    .unwrap();
+    let o = gen(
+        &repo(),
+        &["review", "--env", "dev", "--plan", plan.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout)
+        .contains("| `aws_db_instance.this` | no change | **delete** |"));
+    let o = gen(
+        &repo(),
+        &[
+            "review",
+            "--env",
+            "dev",
+            "--json",
+            "--plan",
+            plan.to_str().unwrap(),
+        ],
+    );
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["mismatches"][0]["address"], "aws_db_instance.this");
+    let _ = fs::remove_dir_all(&dir);
+}
+
 /// `make help` shows the targets for the ENV it is given, not the text `$(ENV)`.
 #[test]
 fn make_help_names_the_env() {
