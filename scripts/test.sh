@@ -27,7 +27,7 @@ command -v terraform >/dev/null || { echo "terraform is not installed: it comes 
 plugin_dir="${TF_PLUGIN_DIR:-/opt/tf-plugins}"
 [ -d "${plugin_dir}/registry.terraform.io/hashicorp/aws" ] || {
   echo "the AWS provider mirror is missing at ${plugin_dir}: it comes with this kind of machine (see README)" >&2; exit 1; }
-terraform version | head -n 1
+terraform version | sed -n 1p  # sed reads it all: head would SIGPIPE terraform under pipefail
 
 missing=()
 command -v shellcheck >/dev/null || missing+=(shellcheck)
@@ -37,6 +37,9 @@ if [ "${quick}" = 0 ]; then
   command -v systemd-nspawn >/dev/null || missing+=(systemd-container)
   command -v ssh >/dev/null || missing+=(openssh-client)
   command -v psql >/dev/null || missing+=(postgresql-client)
+  # Its package cache (dpkg-scanpackages) and its network namespace (ip netns).
+  command -v dpkg-scanpackages >/dev/null || missing+=(dpkg-dev)
+  command -v ip >/dev/null || missing+=(iproute2)
   command -v initdb >/dev/null || { echo "initdb (PostgreSQL server) is missing: it comes with this kind of machine" >&2; exit 1; }
 fi
 if [ "${#missing[@]}" -gt 0 ]; then

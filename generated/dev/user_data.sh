@@ -9,6 +9,9 @@ set -euo pipefail
 umask 022
 exec > >(tee -a /var/log/user-data.log) 2>&1
 echo "user-data: start $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+# On failure a line "user-data: FAILED ..." names the step, and cloud-init reports an error.
+fail() { echo "user-data: FAILED: $*" >&2; exit 1; }
+trap 'echo "user-data: FAILED at line ${LINENO}: ${BASH_COMMAND}" >&2' ERR
 
 # Every value from the env file is single-quoted here; the unit file (6.) has systemd's quoting.
 APP_NAME='fastapi-infra'
@@ -25,24 +28,34 @@ HEALTH_URL='http://127.0.0.1:8000/health'
 export AWS_REGION='us-east-1'
 export AWS_DEFAULT_REGION="${AWS_REGION}"
 SSM_PREFIX='/fastapi-infra/dev'
+# Bounds (seconds) and the CA bundle's URL; the hook may change them (README: Boot settings).
+SETTINGS_WAIT_SECONDS=600
+DB_WAIT_SECONDS=900
+APT_LOCK_WAIT_SECONDS=600
+APT_TRIES=3
+HEALTH_WAIT_SECONDS=120
+RDS_CA_BUNDLE_URL=https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem
+DB_CA_FILE="${CONF_DIR}/rds-ca-bundle.pem"
 # end of settings
 
-# Site overrides (an HTTP proxy, a package mirror, an AWS endpoint): optional, root-owned.
+# Site overrides (proxy, mirror, AWS endpoint, the bounds above): optional, root-owned.
 if [ -f "/etc/default/${APP_NAME}" ]; then
   # shellcheck disable=SC1090
   . "/etc/default/${APP_NAME}"
 fi
 
-# 1. Packages: Python 3 with venv, git, boto3 (to read SSM), the Postgres client (for checks).
+# 1. Packages: Python 3 with venv, git, boto3 (to read SSM), the Postgres client. apt waits
+#    for the dpkg lock (unattended-upgrades holds it on first boot); bounded retries.
+APT_PACKAGES=(python3 python3-venv python3-pip python3-boto3 git curl ca-certificates postgresql-client)
 export DEBIAN_FRONTEND=noninteractive
-for attempt in 1 2 3; do
-  if apt-get update -y && apt-get install -y --no-install-recommends \
-      python3 python3-venv python3-pip python3-boto3 git curl ca-certificates postgresql-client; then
-    break
-  fi
-  if [ "${attempt}" -eq 3 ]; then echo "user-data: apt-get failed" >&2; exit 1; fi
-  sleep 10
+t0="${SECONDS}"
+apt_get() { apt-get -o DPkg::Lock::Timeout="${APT_LOCK_WAIT_SECONDS}" -o Acquire::Retries=3 "$@"; }
+for try in $(seq "${APT_TRIES}"); do
+  apt_get update && apt_get install -y --no-install-recommends "${APT_PACKAGES[@]}" && break
+  [ "${try}" -lt "${APT_TRIES}" ] || fail "apt-get install ${APT_PACKAGES[*]} (${APT_TRIES} tries)"
+  sleep $((try * 15))
 done
+echo "user-data: apt took $((SECONDS - t0)) s"
 
 # 2. The app user: a system account without a login shell.
 if ! id -u "${APP_USER}" >/dev/null 2>&1; then
@@ -50,39 +63,45 @@ if ! id -u "${APP_USER}" >/dev/null 2>&1; then
 fi
 install -d -m 0755 -o "${APP_USER}" -g "${APP_USER}" "${APP_DIR}"
 install -d -m 0755 -o root -g root "${CONF_DIR}"
+# The RDS CA bundle: the app verifies the database's certificate (sslmode=verify-full).
+{ curl -fsS --retry 5 --retry-all-errors --max-time 60 -o "${DB_CA_FILE}.tmp" -- "${RDS_CA_BUNDLE_URL}" \
+  && grep -q 'BEGIN CERTIFICATE' "${DB_CA_FILE}.tmp"; } || fail "no CA bundle from ${RDS_CA_BUNDLE_URL}"
+mv -f "${DB_CA_FILE}.tmp" "${DB_CA_FILE}"
 
-# 3. Settings from SSM Parameter Store, decrypted with the instance role.
+# 3. Settings from SSM Parameter Store, decrypted with the instance role; retried with backoff
+#    for SETTINGS_WAIT_SECONDS while the parameters or the role's policy are not there yet.
 #    The environment file is written whole to a temporary file, then moved: mode 0600, owner root.
 tmp_env="$(mktemp "${CONF_DIR}/.env.XXXXXX")"
 chmod 0600 "${tmp_env}"
+SETTINGS_WAIT_SECONDS="${SETTINGS_WAIT_SECONDS}" DB_CA_FILE="${DB_CA_FILE}" \
 SSM_PREFIX="${SSM_PREFIX}" \
 SSM_KEYS='db_host db_port db_name db_username db_password tavily_api_key gemini_api_key repo_url repo_branch' \
 EXTRA_ENV='{"APP_ENV":"dev","S3_BUCKET_ARTIFACTS":"fastapi-infra-dev-artifacts","S3_BUCKET_CONTENT":"fastapi-infra-dev-content","S3_BUCKET_LOGS":"fastapi-infra-dev-logs"}' \
-ENV_OUT="${tmp_env}" DEPLOY_OUT="${DEPLOY_FILE}" python3 - <<'PY'
+ENV_OUT="${tmp_env}" DEPLOY_OUT="${DEPLOY_FILE}" python3 - <<'PY' || exit 1
 """Read the app's settings from SSM Parameter Store and write the environment files.
 
 Run by user_data.sh as root at boot (python3 with Debian/Ubuntu's python3-boto3). Inputs come
 from the environment: SSM_PREFIX, SSM_KEYS (space separated), EXTRA_ENV (a JSON object of
-settings that are not secret), ENV_OUT (the root-only env file) and DEPLOY_OUT (the root-only
-file of the repository settings, with the URL's credentials apart).
+settings that are not secret), ENV_OUT (the root-only env file), DEPLOY_OUT (the root-only
+file of the repository settings, with the URL's credentials apart), DB_CA_FILE (the database's
+CA bundle) and SETTINGS_WAIT_SECONDS: how long to retry, with backoff, while the parameters, the
+role's policy or its credentials are not there yet (each try is logged, never a value).
 
 Both files use one format that systemd's EnvironmentFile= and bash's `.` read the same way (see
 env_line); the writer refuses what either would change.
 """
 import json
 import os
+import random
 import re
 import tempfile
+import time
 import urllib.parse
 
 import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
-# --- The writer: one format for every reader ---------------------------------------------
-# systemd (EnvironmentFile=, parse_env_file_internal in src/basic/env-file.c) and bash both read
-# KEY='...' as the bytes between the quotes, verbatim (newlines too), and after a closing quote
-# both go on reading the same value: a `'` is written '"'"' (close, a double-quoted ', reopen).
-# Bash expands and runs nothing in single quotes. systemd (252) drops a value with a control
-# character other than tab and newline, so the writer refuses those instead.
 KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
@@ -149,34 +168,64 @@ def split_repo_url(url):
 
 prefix = os.environ["SSM_PREFIX"]
 keys = os.environ["SSM_KEYS"].split()
-# AWS_ENDPOINT_URL_SSM / AWS_ENDPOINT_URL (from /etc/default/<app>) also work with older boto3.
+wait = float(os.environ.get("SETTINGS_WAIT_SECONDS", "600"))
 endpoint = os.environ.get("AWS_ENDPOINT_URL_SSM") or os.environ.get("AWS_ENDPOINT_URL") or None
-ssm = boto3.client("ssm", region_name=os.environ["AWS_REGION"], endpoint_url=endpoint)
+RETRY = ("ParameterNotFound", "Throttl", "UnrecognizedClient", "ExpiredToken")
 names = [f"{prefix}/{k}" for k in keys]
 got = {}
-for i in range(0, len(names), 10):
-    resp = ssm.get_parameters(Names=names[i:i + 10], WithDecryption=True)
-    if resp.get("InvalidParameters"):
-        raise SystemExit(f"user-data: missing SSM parameters: {resp['InvalidParameters']}")
-    for p in resp["Parameters"]:
-        got[p["Name"].rsplit("/", 1)[1]] = p["Value"]
 
+
+def fetch():
+    """One try at the parameters not read yet: None when all are read, else what is wrong."""
+    cfg = Config(connect_timeout=5, read_timeout=20, retries={"max_attempts": 2})
+    ssm = boto3.client("ssm", region_name=os.environ["AWS_REGION"], endpoint_url=endpoint, config=cfg)
+    todo = [n for n in names if n.rsplit("/", 1)[1] not in got]
+    for i in range(0, len(todo), 10):
+        try:
+            resp = ssm.get_parameters(Names=todo[i:i + 10], WithDecryption=True)
+        except ClientError as e:
+            code, msg = e.response["Error"].get("Code", ""), " ".join(e.response["Error"].get("Message", "").split())[:300]
+            status = e.response["ResponseMetadata"].get("HTTPStatusCode", 0)
+            if not (code.startswith(RETRY) or status in (403, 429) or status >= 500):
+                raise SystemExit(f"user-data: FAILED: SSM GetParameters: {code}: {msg}")
+            return f"{code}: {msg}"
+        except BotoCoreError as e:  # no credentials yet, no connection, timeout
+            return f"{type(e).__name__}: {e}"
+        got.update((p["Name"].rsplit("/", 1)[1], p["Value"]) for p in resp["Parameters"])
+    todo = [n for n in names if n.rsplit("/", 1)[1] not in got]
+    return "ParameterNotFound: " + " ".join(todo) if todo else None
+
+
+start, delay, n = time.monotonic(), 2.0, 0
+while problem := fetch():
+    n += 1
+    left = start + wait - time.monotonic()
+    if left <= 0:
+        raise SystemExit(f"user-data: FAILED: SSM parameters under {prefix} not readable within "
+                         f"SETTINGS_WAIT_SECONDS={wait:g} ({n} tries in {time.monotonic() - start:.0f} s): {problem}")
+    pause = min(left, delay * random.uniform(0.8, 1.2))
+    print(f"user-data: settings try {n}: {problem}; next in {pause:.0f} s ({left:.0f} s left)", flush=True)
+    time.sleep(pause)
+    delay = min(delay * 2, 30)
+print(f"user-data: settings: read {len(names)} parameters under {prefix}", flush=True)
 user = urllib.parse.quote(got["db_username"], safe="")
 password = urllib.parse.quote(got["db_password"], safe="")
+tls = urllib.parse.urlencode({"sslmode": "verify-full", "sslrootcert": os.environ["DB_CA_FILE"]})
 env = {
     "AWS_REGION": os.environ["AWS_REGION"],
     "AWS_DEFAULT_REGION": os.environ["AWS_REGION"],
-    "DATABASE_URL": f"postgresql://{user}:{password}@{got['db_host']}:{got['db_port']}/{got['db_name']}",
+    "DATABASE_URL": f"postgresql://{user}:{password}@{got['db_host']}:{got['db_port']}/{got['db_name']}?" + tls,
     "PGHOST": got["db_host"],
     "PGPORT": got["db_port"],
     "PGDATABASE": got["db_name"],
     "PGUSER": got["db_username"],
     "PGPASSWORD": got["db_password"],
+    "PGSSLMODE": "verify-full",
+    "PGSSLROOTCERT": os.environ["DB_CA_FILE"],
     "TAVILY_API_KEY": got["tavily_api_key"],
     "GEMINI_API_KEY": got["gemini_api_key"],
 }
 env.update(json.loads(os.environ.get("EXTRA_ENV") or "{}"))
-# Endpoint overrides from /etc/default/<app> (tests, proxies) reach the app too.
 for k in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "TAVILY_API_URL", "GEMINI_API_URL", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"):
     if os.environ.get(k):
         env[k] = os.environ[k]
@@ -230,6 +279,21 @@ if [ -f "${SRC_DIR}/requirements.txt" ]; then
 fi
 as_app "${VENV_DIR}/bin/pip" install --quiet uvicorn
 
+# Then wait (bounded) until the database accepts the app's connection, certificate verified.
+(
+  set -a
+  # shellcheck disable=SC1090
+  . "${ENV_FILE}"
+  set +a
+  end=$((SECONDS + DB_WAIT_SECONDS))
+  until out="$(timeout 20 psql "${DATABASE_URL}" -tAc 'select 1' 2>&1)" && [ "${out}" = 1 ]; do
+    [ "${SECONDS}" -lt "${end}" ] || fail "database ${PGHOST}:${PGPORT} not reached within DB_WAIT_SECONDS=${DB_WAIT_SECONDS}: ${out}"
+    echo "user-data: waiting for the database ${PGHOST}:${PGPORT}: ${out}"
+    sleep 5
+  done
+  echo "user-data: database ${PGHOST}:${PGPORT} accepts the app's connection"
+) || exit 1
+
 # 6. The systemd unit: uvicorn on 0.0.0.0:8000 as the app user, restarted on failure.
 #    A quoted heredoc: bash expands nothing; each value carries systemd's own quoting.
 cat > "${UNIT_FILE}" <<'UNIT'
@@ -261,13 +325,12 @@ systemctl enable "${UNIT}"
 systemctl restart "${UNIT}"
 
 # 7. Wait (bounded) for the health endpoint.
-for _ in $(seq 1 60); do
-  if curl -fsS -- "${HEALTH_URL}" >/dev/null 2>&1; then
-    echo "user-data: ${UNIT} is healthy"
-    exit 0
+end=$((SECONDS + HEALTH_WAIT_SECONDS))
+until timeout 10 curl -fsS -- "${HEALTH_URL}" >/dev/null 2>&1; do
+  if [ "${SECONDS}" -ge "${end}" ]; then
+    journalctl -u "${UNIT}" -n 50 --no-pager >&2 || true
+    fail "${UNIT} not healthy within HEALTH_WAIT_SECONDS=${HEALTH_WAIT_SECONDS}"
   fi
   sleep 2
 done
-echo "user-data: ${UNIT} did not become healthy" >&2
-journalctl -u "${UNIT}" -n 50 --no-pager >&2 || true
-exit 1
+echo "user-data: ${UNIT} is healthy"

@@ -94,6 +94,17 @@ fn filter(f: Filter) -> impl tera::Filter {
     }
 }
 
+/// read_settings.py as it goes into user_data: without its comment-only lines (EC2 takes at most
+/// 16 KB of user data; the comments stay in the source). Its strings hold no line starting with `#`.
+pub fn read_settings_py() -> String {
+    let kept: Vec<&str> = READ_SETTINGS_PY
+        .trim_end()
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect();
+    kept.join("\n")
+}
+
 impl UserData<'_> {
     /// Render the script. The template is part of the binary, so a failure is a bug here (or a
     /// NUL byte in a value, which the env-file checks refuse).
@@ -111,7 +122,7 @@ impl UserData<'_> {
             t
         });
         let mut ctx = tera::Context::from_serialize(self).expect("UserData serializes");
-        ctx.insert("read_settings_py", READ_SETTINGS_PY.trim_end());
+        ctx.insert("read_settings_py", &read_settings_py());
         ctx.insert("paths", &HostPaths::new(self.app_name));
         ctx.insert("ssm_keys", &self.parameter_keys.join(" "));
         ctx.insert("extra_env", &self.extra_env());

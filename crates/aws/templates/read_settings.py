@@ -2,19 +2,25 @@
 
 Run by user_data.sh as root at boot (python3 with Debian/Ubuntu's python3-boto3). Inputs come
 from the environment: SSM_PREFIX, SSM_KEYS (space separated), EXTRA_ENV (a JSON object of
-settings that are not secret), ENV_OUT (the root-only env file) and DEPLOY_OUT (the root-only
-file of the repository settings, with the URL's credentials apart).
+settings that are not secret), ENV_OUT (the root-only env file), DEPLOY_OUT (the root-only
+file of the repository settings, with the URL's credentials apart), DB_CA_FILE (the database's
+CA bundle) and SETTINGS_WAIT_SECONDS: how long to retry, with backoff, while the parameters, the
+role's policy or its credentials are not there yet (each try is logged, never a value).
 
 Both files use one format that systemd's EnvironmentFile= and bash's `.` read the same way (see
 env_line); the writer refuses what either would change.
 """
 import json
 import os
+import random
 import re
 import tempfile
+import time
 import urllib.parse
 
 import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
 # --- The writer: one format for every reader ---------------------------------------------
 # systemd (EnvironmentFile=, parse_env_file_internal in src/basic/env-file.c) and bash both read
@@ -88,29 +94,64 @@ def split_repo_url(url):
 
 prefix = os.environ["SSM_PREFIX"]
 keys = os.environ["SSM_KEYS"].split()
+wait = float(os.environ.get("SETTINGS_WAIT_SECONDS", "600"))
 # AWS_ENDPOINT_URL_SSM / AWS_ENDPOINT_URL (from /etc/default/<app>) also work with older boto3.
 endpoint = os.environ.get("AWS_ENDPOINT_URL_SSM") or os.environ.get("AWS_ENDPOINT_URL") or None
-ssm = boto3.client("ssm", region_name=os.environ["AWS_REGION"], endpoint_url=endpoint)
+# Not there yet or not allowed yet (HTTP 403, 429, 5xx, these codes): retried. Else: fail at once.
+RETRY = ("ParameterNotFound", "Throttl", "UnrecognizedClient", "ExpiredToken")
 names = [f"{prefix}/{k}" for k in keys]
 got = {}
-for i in range(0, len(names), 10):
-    resp = ssm.get_parameters(Names=names[i:i + 10], WithDecryption=True)
-    if resp.get("InvalidParameters"):
-        raise SystemExit(f"user-data: missing SSM parameters: {resp['InvalidParameters']}")
-    for p in resp["Parameters"]:
-        got[p["Name"].rsplit("/", 1)[1]] = p["Value"]
 
+
+def fetch():
+    """One try at the parameters not read yet: None when all are read, else what is wrong."""
+    cfg = Config(connect_timeout=5, read_timeout=20, retries={"max_attempts": 2})
+    # A new client each try: the role's credentials (IMDS) may come late.
+    ssm = boto3.client("ssm", region_name=os.environ["AWS_REGION"], endpoint_url=endpoint, config=cfg)
+    todo = [n for n in names if n.rsplit("/", 1)[1] not in got]
+    for i in range(0, len(todo), 10):
+        try:
+            resp = ssm.get_parameters(Names=todo[i:i + 10], WithDecryption=True)
+        except ClientError as e:
+            code, msg = e.response["Error"].get("Code", ""), " ".join(e.response["Error"].get("Message", "").split())[:300]
+            status = e.response["ResponseMetadata"].get("HTTPStatusCode", 0)
+            if not (code.startswith(RETRY) or status in (403, 429) or status >= 500):
+                raise SystemExit(f"user-data: FAILED: SSM GetParameters: {code}: {msg}")
+            return f"{code}: {msg}"
+        except BotoCoreError as e:  # no credentials yet, no connection, timeout
+            return f"{type(e).__name__}: {e}"
+        got.update((p["Name"].rsplit("/", 1)[1], p["Value"]) for p in resp["Parameters"])
+    todo = [n for n in names if n.rsplit("/", 1)[1] not in got]
+    return "ParameterNotFound: " + " ".join(todo) if todo else None
+
+
+start, delay, n = time.monotonic(), 2.0, 0
+while problem := fetch():
+    n += 1
+    left = start + wait - time.monotonic()
+    if left <= 0:
+        raise SystemExit(f"user-data: FAILED: SSM parameters under {prefix} not readable within "
+                         f"SETTINGS_WAIT_SECONDS={wait:g} ({n} tries in {time.monotonic() - start:.0f} s): {problem}")
+    pause = min(left, delay * random.uniform(0.8, 1.2))
+    print(f"user-data: settings try {n}: {problem}; next in {pause:.0f} s ({left:.0f} s left)", flush=True)
+    time.sleep(pause)
+    delay = min(delay * 2, 30)
+print(f"user-data: settings: read {len(names)} parameters under {prefix}", flush=True)
 user = urllib.parse.quote(got["db_username"], safe="")
 password = urllib.parse.quote(got["db_password"], safe="")
+# The server's certificate is verified against the RDS CA bundle, host name included.
+tls = urllib.parse.urlencode({"sslmode": "verify-full", "sslrootcert": os.environ["DB_CA_FILE"]})
 env = {
     "AWS_REGION": os.environ["AWS_REGION"],
     "AWS_DEFAULT_REGION": os.environ["AWS_REGION"],
-    "DATABASE_URL": f"postgresql://{user}:{password}@{got['db_host']}:{got['db_port']}/{got['db_name']}",
+    "DATABASE_URL": f"postgresql://{user}:{password}@{got['db_host']}:{got['db_port']}/{got['db_name']}?" + tls,
     "PGHOST": got["db_host"],
     "PGPORT": got["db_port"],
     "PGDATABASE": got["db_name"],
     "PGUSER": got["db_username"],
     "PGPASSWORD": got["db_password"],
+    "PGSSLMODE": "verify-full",
+    "PGSSLROOTCERT": os.environ["DB_CA_FILE"],
     "TAVILY_API_KEY": got["tavily_api_key"],
     "GEMINI_API_KEY": got["gemini_api_key"],
 }

@@ -228,3 +228,75 @@ fn user_data_keeps_bash_expansions() {
     );
     insta::assert_snapshot!(script);
 }
+
+/// Every wait of user_data has a bound with a default, set before the optional hook file
+/// (/etc/default/<app>) so that the hook can change it; apt waits for the dpkg lock; the app
+/// verifies the database's certificate.
+#[test]
+fn user_data_waits_within_bounds() {
+    let cfg = dev();
+    let stack = aws::stacks::app_stack("dev", &cfg, "cargo run -p gen -- --env dev");
+    let (_, script) = stack
+        .files
+        .iter()
+        .find(|(n, _)| n == "user_data.sh")
+        .unwrap();
+    let hook = script
+        .find(". \"/etc/default/${APP_NAME}\"")
+        .expect("the hook file is sourced");
+    for (setting, default) in [
+        ("SETTINGS_WAIT_SECONDS", "600"),
+        ("DB_WAIT_SECONDS", "900"),
+        ("APT_LOCK_WAIT_SECONDS", "600"),
+        ("APT_TRIES", "3"),
+        ("HEALTH_WAIT_SECONDS", "120"),
+    ] {
+        let at = script
+            .find(&format!("\n{setting}={default}\n"))
+            .unwrap_or_else(|| panic!("{setting} has no default {default}"));
+        assert!(
+            at < hook,
+            "{setting} is set after the hook file, which cannot change it then"
+        );
+        assert!(
+            script[hook..].contains(&format!("${{{setting}}}")),
+            "{setting} is not used"
+        );
+    }
+    assert!(script.contains("-o DPkg::Lock::Timeout=\"${APT_LOCK_WAIT_SECONDS}\""));
+    assert!(script.contains(
+        "\nRDS_CA_BUNDLE_URL=https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem\n"
+    ));
+    assert!(script.contains("\"sslmode\": \"verify-full\""));
+    assert!(script.contains("\"PGSSLMODE\": \"verify-full\""));
+}
+
+/// The Python inside user_data is read_settings.py without its comment lines, every other line
+/// kept in order, and it still compiles.
+#[test]
+fn user_data_python_drops_only_comment_lines() {
+    let src = include_str!("../templates/read_settings.py");
+    let py = aws::user_data::read_settings_py();
+    let code: Vec<&str> = src
+        .trim_end()
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect();
+    assert_eq!(py.lines().collect::<Vec<_>>(), code);
+    assert!(py.len() < src.len() && !py.lines().any(|l| l.trim_start().starts_with('#')));
+    let dir = std::env::temp_dir().join(format!("fastapi-infra-py-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("read_settings.py");
+    std::fs::write(&file, &py).unwrap();
+    let out = std::process::Command::new("python3")
+        .args(["-m", "py_compile"])
+        .arg(&file)
+        .output()
+        .expect("python3 runs");
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
