@@ -21,7 +21,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 PLUGIN_DIR = os.environ.get("TF_PLUGIN_DIR", "/opt/tf-plugins")
-SERVICES = ["ec2", "iam", "rds", "s3", "sts", "ssm", "dynamodb", "kms"]
+SERVICES = ["ec2", "iam", "rds", "s3", "sts", "ssm", "dynamodb", "kms", "cloudwatch", "sns"]
 # terraform.tfvars of the tests: placeholders, never real secrets.
 TEST_VARS = {
     "db_username": "app",

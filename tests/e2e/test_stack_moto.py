@@ -203,6 +203,51 @@ def check_outputs_and_emulator(env, tf, moto, values) -> None:
     assert rds[0]["PubliclyAccessible"] is False and rds[0]["StorageEncrypted"] is True
     assert rds[0]["DeletionProtection"] is (env == "prod")
     check_aws_rules(env, moto, out)
+    check_alarms(env, moto, out)
+
+
+def check_alarms(env, moto, out) -> None:
+    """The alarms watch the real host and database, and notify an encrypted topic that
+    CloudWatch can use: its key policy lets cloudwatch.amazonaws.com encrypt for this env's
+    alarms only, and the topic policy lets it publish."""
+    cfg = harness_env(env)
+    topic = out["alarm_topic_arn"]["value"]
+    account = moto.boto("sts").get_caller_identity()["Account"]
+    alarms = {a["AlarmName"]: a for a in moto.boto("cloudwatch").describe_alarms()["MetricAlarms"]
+              if a["AlarmName"].startswith(f"fastapi-infra-{env}-")}
+    assert set(alarms) == {f"fastapi-infra-{env}-{n}" for n in ("host-status-check", "rds-cpu", "rds-free-storage")}, alarms
+    for a in alarms.values():
+        assert a["AlarmActions"] == [topic] and a["OKActions"] == [topic], a
+        assert a["Period"] % 60 == 0, a
+    dims = {a["MetricName"]: {d["Name"]: d["Value"] for d in a["Dimensions"]} for a in alarms.values()}
+    assert dims["StatusCheckFailed"] == {"InstanceId": out["instance_id"]["value"]}, dims
+    assert dims["CPUUtilization"] == {"DBInstanceIdentifier": f"fastapi-infra-{env}-db"}, dims
+    gib = cfg["database"]["allocated_storage_gb"] * 2**30
+    free = alarms[f"fastapi-infra-{env}-rds-free-storage"]
+    assert free["Threshold"] == gib * cfg.get("alarms", {}).get("rds_free_storage_percent", 10) // 100, free
+    sns = moto.boto("sns")
+    attrs = sns.get_topic_attributes(TopicArn=topic)["Attributes"]
+    key_id = attrs["KmsMasterKeyId"]
+    kms = moto.boto("kms")
+    key = kms.describe_key(KeyId=key_id)["KeyMetadata"]
+    assert key["KeyManager"] == "CUSTOMER", key
+    assert kms.get_key_rotation_status(KeyId=key_id)["KeyRotationEnabled"] is True
+    key_policy = json.loads(kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"])
+    grant = next(st for st in key_policy["Statement"] if st.get("Principal") == {"Service": "cloudwatch.amazonaws.com"})
+    assert set(grant["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}, grant
+    assert grant["Condition"]["StringEquals"]["aws:SourceAccount"] == account, grant
+    assert grant["Condition"]["ArnLike"]["aws:SourceArn"] == f"arn:aws:cloudwatch:us-east-1:{account}:alarm:fastapi-infra-{env}-*"
+    publish = next(st for st in json.loads(attrs["Policy"])["Statement"]
+                   if st.get("Principal") == {"Service": "cloudwatch.amazonaws.com"})
+    assert publish["Action"] == "sns:Publish" and publish["Resource"] == topic, publish
+    subs = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    email = cfg.get("alarms", {}).get("email")
+    assert [(s["Protocol"], s["Endpoint"]) for s in subs] == ([("email", email)] if email else []), subs
+
+
+def harness_env(env: str) -> dict:
+    import tomllib
+    return tomllib.loads((REPO / "envs" / f"{env}.toml").read_text())
 
 
 def rotate(env, tf, moto, tfvars, values) -> dict:

@@ -9,6 +9,9 @@ use std::net::Ipv4Addr;
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
 
+mod alarms;
+pub use alarms::{evaluation_window_limit, Alarms, Email, EvaluationPeriods, Period};
+
 /// A value as an error message shows it: whole when short, its start and its length when long
 /// (an error must not echo a megabyte back).
 pub fn shown(s: &str) -> String {
@@ -453,6 +456,9 @@ pub struct AppEnv {
     pub buckets: Buckets,
     pub iam: Iam,
     pub state: State,
+    /// `[alarms]` (optional): the alarm topic's subscriber and the alarms' thresholds.
+    #[serde(default)]
+    pub alarms: Alarms,
     /// Renamed resources: each becomes a `moved` block so Terraform keeps the resource.
     #[serde(default)]
     pub moved: Vec<Moved>,

@@ -132,6 +132,19 @@ pub const AWS: Schema = Schema {
             ..PART.named("aws_iam_role_policy")
         },
         PART.named("aws_iam_role_policy_attachment"),
+        ResourceType {
+            identity: NAME,
+            ..ResourceType::new("aws_sns_topic")
+        },
+        PART.named("aws_sns_topic_policy"),
+        PART.named("aws_sns_topic_subscription"),
+        ResourceType {
+            identity: Some(Identity {
+                path: &["alarm_name"],
+                label: "alarm name",
+            }),
+            ..ResourceType::new("aws_cloudwatch_metric_alarm")
+        },
         PART.named("aws_s3_bucket_versioning"),
         PART.named("aws_s3_bucket_server_side_encryption_configuration"),
         PART.named("aws_s3_bucket_public_access_block"),

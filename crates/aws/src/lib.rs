@@ -4,8 +4,10 @@
 //! and an `emit` that adds its blocks to a [`tf::Stack`] and returns typed outputs. Wiring one
 //! module into another is a Rust type check, not a string.
 
+pub mod alarms;
 pub mod buckets;
 pub mod ci_access;
+pub mod cost;
 pub mod ec2_app;
 pub mod env;
 pub mod iam;
@@ -58,6 +60,18 @@ typed_ref! {
     Host;
     /// The AWS account id the provider works in (`data.aws_caller_identity`).
     AccountId;
+    /// The AWS partition (`aws`, `aws-cn`, ...; `data.aws_partition`).
+    Partition;
+    /// An SNS topic's ARN.
+    TopicArn;
+    /// An EC2 instance id (`aws_instance.x.id`).
+    InstanceId;
+    /// An RDS DB instance identifier (`aws_db_instance.x.identifier`).
+    DbInstanceId;
+    /// The `arn_suffix` of an Application Load Balancer: its `LoadBalancer` metric dimension.
+    LoadBalancerArnSuffix;
+    /// The `arn_suffix` of a target group: its `TargetGroup` metric dimension.
+    TargetGroupArnSuffix;
 }
 
 /// The AWS provider this tool emits for (the only provider it needs).

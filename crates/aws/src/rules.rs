@@ -9,6 +9,9 @@
 //!   `aws:SourceAccount` conditions (S3 User Guide, "Enabling Amazon S3 server access logging").
 //! - An RDS DB instance identifier has 1 to 63 letters, digits or hyphens, starts with a letter,
 //!   and neither ends with a hyphen nor holds two in a row (RDS API, CreateDBInstance).
+//! - A CloudWatch alarm watches a metric with a dimension set CloudWatch publishes it with, a
+//!   meaningful statistic, a period of a multiple of 60 s and an evaluation window within
+//!   CloudWatch's limits (see `alarms::check_alarm`).
 
 use std::fmt;
 
@@ -53,6 +56,16 @@ pub fn check_app(stack: &Stack) -> Result<(), RuleError> {
         .filter(|b| kind(&b.addr) == "aws_s3_bucket_logging")
     {
         check_access_log_target(stack, logging)?;
+    }
+    for alarm in stack
+        .resources
+        .iter()
+        .filter(|b| kind(&b.addr) == "aws_cloudwatch_metric_alarm")
+    {
+        crate::alarms::check_alarm(&alarm.body).map_err(|e| RuleError {
+            key: "alarms".into(),
+            message: format!("{e}; fix: correct `[alarms]` in the env file, or the alarm in crates/aws/src/alarms.rs"),
+        })?;
     }
     for db in stack
         .resources

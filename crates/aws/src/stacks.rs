@@ -2,6 +2,7 @@
 
 use tf::{Address, Body, Expr, Op, Stack, Value, Variable};
 
+use crate::alarms::{AlarmTopic, Alarms, Hosts};
 use crate::buckets::{AcceptAccessLogs, AccessLogging, Encryption, LogSource, SecureBucket};
 use crate::ci_access::{CiEnv, GithubCi};
 use crate::ec2_app::{AppFirewall, AppInstance, APP_PORT};
@@ -12,7 +13,7 @@ use crate::rds::Postgres;
 use crate::settings::{AppSettings, Parameter};
 use crate::state_backend::StateBackend;
 use crate::user_data::{BucketVar, UserData, FILE_NAME};
-use crate::{AccountId, Naming};
+use crate::{AccountId, DbInstanceId, InstanceId, Naming, Partition};
 
 fn base(project: &str, env: &str, region: &str) -> Stack {
     let mut stack = Stack::new(crate::TERRAFORM_VERSION);
@@ -295,7 +296,7 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv, regenerate: &str) -> Stack {
     // deliver to only with SSE-S3 default encryption.
     let sources = [("artifacts", &artifacts), ("content", &content)];
     let accept = AcceptAccessLogs {
-        account,
+        account: account.clone(),
         sources: sources
             .iter()
             .map(|(role, out)| LogSource {
@@ -413,6 +414,34 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv, regenerate: &str) -> Stack {
         boot_after,
     }
     .emit(&mut stack);
+
+    let partition = Partition(
+        stack
+            .data("aws_partition", "current", Body::new())
+            .attr("partition"),
+    );
+    let topic = AlarmTopic {
+        naming: &naming,
+        region: &cfg.region.0,
+        email: cfg.alarms.email.as_ref(),
+        account,
+        partition,
+    }
+    .emit(&mut stack);
+    Alarms {
+        naming: &naming,
+        thresholds: &cfg.alarms,
+        topic: topic.clone(),
+        database: DbInstanceId(db.address.attr("identifier")),
+        allocated_storage_gb: cfg.database.allocated_storage_gb,
+        hosts: Hosts::Single(InstanceId(app.id.clone())),
+    }
+    .emit(&mut stack);
+    stack.output(
+        "alarm_topic_arn",
+        "ARN of the SNS topic the alarms notify (subscribe more endpoints to it)",
+        &topic,
+    );
 
     stack.output(
         "app_url",

@@ -353,3 +353,51 @@ fn user_data_python_drops_only_comment_lines() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn alarms() {
+    // The topic (prod names an email address) and the alarms of a load-balanced env, whose
+    // load balancer and target group come in as typed references.
+    let prod = prod();
+    let mut s = Stack::default();
+    let account = aws::AccountId(
+        s.data("aws_caller_identity", "current", tf::Body::new())
+            .attr("account_id"),
+    );
+    let partition = aws::Partition(
+        s.data("aws_partition", "current", tf::Body::new())
+            .attr("partition"),
+    );
+    let naming = Naming {
+        project: "fastapi-infra".into(),
+        env: "prod".into(),
+    };
+    let topic = aws::alarms::AlarmTopic {
+        naming: &naming,
+        region: "us-east-1",
+        email: prod.alarms.email.as_ref(),
+        account,
+        partition,
+    }
+    .emit(&mut s);
+    aws::alarms::Alarms {
+        naming: &naming,
+        thresholds: &prod.alarms,
+        topic,
+        database: aws::DbInstanceId(r("aws_db_instance", "this", "identifier")),
+        allocated_storage_gb: prod.database.allocated_storage_gb,
+        hosts: aws::alarms::Hosts::LoadBalanced(aws::alarms::LoadBalancerRefs {
+            load_balancer: aws::LoadBalancerArnSuffix(r("aws_lb", "app", "arn_suffix")),
+            target_group: aws::TargetGroupArnSuffix(r("aws_lb_target_group", "app", "arn_suffix")),
+        }),
+    }
+    .emit(&mut s);
+    for b in s
+        .resources
+        .iter()
+        .filter(|b| b.addr.kind() == Some("aws_cloudwatch_metric_alarm"))
+    {
+        aws::alarms::check_alarm(&b.body).unwrap();
+    }
+    insta::assert_json_snapshot!(main_json(&s));
+}

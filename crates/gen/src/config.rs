@@ -207,6 +207,9 @@ fn check_app(file: &str, boot_file: &str, cfg: &AppEnv) -> Result<(), InputError
             return err(format!("{file}: key `{kb}`: bucket name `{a}` is also used by `buckets.{ka}`; fix: give every bucket its own name"));
         }
     }
+    cfg.alarms
+        .check()
+        .map_err(|e| InputError(format!("{file}: {e}")))?;
     if cfg.state.lock.dynamodb() && cfg.state.dynamodb_table.is_none() {
         return err(format!(
             "{file}: key `state.dynamodb_table` is missing but `state.lock` uses DynamoDB; fix: add the table name from {boot_file} or set `lock = \"lockfile\"`"

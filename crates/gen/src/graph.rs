@@ -230,18 +230,6 @@ pub fn readme_marker(env: &str) -> String {
 }
 pub const README_END: &str = "<!-- end gen graph -->";
 
-/// Replace the graph block of `env` in a README; `None` when it has no such block.
-pub fn update_readme(text: &str, env: &str, mermaid: &str) -> Option<String> {
-    let start = text.find(&readme_marker(env))?;
-    let body_start = start + readme_marker(env).len();
-    let end = body_start + text[body_start..].find(README_END)?;
-    Some(format!(
-        "{}\n```mermaid\n{mermaid}```\n{}",
-        &text[..body_start],
-        &text[end..]
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,6 +3,7 @@
 
 pub mod commit;
 pub mod config;
+pub mod cost;
 pub mod graph;
 pub mod lockfile;
 pub mod output;

@@ -78,6 +78,9 @@ enum Cmd {
     Diff(DiffArgs),
     /// Draw an environment's architecture (resources, references, security-group paths).
     Graph(GraphArgs),
+    /// A monthly cost estimate of one environment, per resource, from the committed price table
+    /// of its region (no network).
+    Cost(CostArgs),
     /// The pull request comment of one environment (Markdown, at most 65,536 characters): the
     /// changes with `diff`'s flags, the plan's actions cross-checked against them (--plan), and
     /// the base and head commits. Exit 0: no mismatch; 1: the plan disagrees with the flags.
@@ -124,6 +127,19 @@ struct DiffArgs {
     /// Folder of the committed output.
     #[arg(long, value_name = "DIR", default_value = "generated")]
     out: PathBuf,
+    /// Folder of the environment files.
+    #[arg(long, value_name = "DIR", default_value = "envs")]
+    envs_dir: PathBuf,
+}
+
+#[derive(Args, Debug)]
+struct CostArgs {
+    /// The environment to price.
+    #[arg(short, long = "env", value_name = "ENV")]
+    env: String,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
     /// Folder of the environment files.
     #[arg(long, value_name = "DIR", default_value = "envs")]
     envs_dir: PathBuf,
@@ -205,7 +221,7 @@ fn generate(cli: GenArgs) -> anyhow::Result<ExitCode> {
         );
     }
     if let (Some(path), Some(_)) = (readme, readme_change) {
-        println!("{}: graph updated", path.display());
+        println!("{}: generated blocks updated", path.display());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -298,7 +314,7 @@ fn check(
             drift.push(output::Drift {
                 path: path.to_path_buf(),
                 what: format!(
-                    "graph block differs from `gen graph` ({} bytes)",
+                    "a generated block (gen graph, gen cost) differs ({} bytes)",
                     c.new.map(|(b, _)| b.len()).unwrap_or(0)
                 ),
             });
@@ -377,14 +393,16 @@ fn readme_update(
         ))
     })?;
     let known = config::list(&cli.envs_dir)?;
-    let new = readme::update(path, &text, &known, names, |name| {
+    let new = readme::update(path, &text, &known, names, |section, name| {
         let doc = Document::from_stack(&gen::stack(&cli.envs_dir, name)?);
-        Ok(gen::graph::render(
-            name,
-            &doc,
-            PROVIDER,
-            GraphFormat::Mermaid,
-        ))
+        Ok(match section {
+            readme::Section::Graph => {
+                gen::graph::render(name, &doc, PROVIDER, GraphFormat::Mermaid)
+            }
+            readme::Section::Cost => gen::cost::of_doc(&doc)
+                .map_err(|e| InputError(format!("{}: cost of `{name}`: {e}", path.display())))?
+                .render_text(name),
+        })
     })?;
     Ok((new != text).then(|| commit::Change {
         target: real,
@@ -396,7 +414,8 @@ fn readme_update(
 fn diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
     if let Some(pair) = &args.pair {
         let doc = |n: &str| review::read_rendered(&build(&args.envs_dir, n, Format::Json)?);
-        let d = review::diff_envs(&pair[0], &doc(&pair[0])?, &pair[1], &doc(&pair[1])?);
+        let (a, b) = (doc(&pair[0])?, doc(&pair[1])?);
+        let d = review::diff_envs(&pair[0], &a, &pair[1], &b);
         if args.json {
             println!(
                 "{}",
@@ -404,6 +423,9 @@ fn diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
             );
         } else {
             print!("{}", d.render_text());
+            if let Some(line) = gen::cost::moved(&a, &b) {
+                println!("{} -> {}: {line}", pair[0], pair[1]);
+            }
         }
         return Ok(if d.is_empty() {
             ExitCode::SUCCESS
@@ -429,6 +451,9 @@ fn diff(args: DiffArgs) -> anyhow::Result<ExitCode> {
         let changes = review::diff(&old, &new, PROVIDER);
         any |= !changes.is_empty();
         review::render_text(name, &env_file(&args.envs_dir, name), &changes, &mut text);
+        if let Some(line) = gen::cost::moved(&old, &new) {
+            text.push_str(&format!("  $ {line}\n"));
+        }
         json.insert(
             name.clone(),
             serde_json::to_value(&changes).expect("serializable"),
@@ -528,11 +553,26 @@ fn graph(args: GraphArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn cost(args: CostArgs) -> anyhow::Result<ExitCode> {
+    let e = gen::cost::of_env(&args.envs_dir, &args.env)
+        .with_context(|| format!("cannot price `{}`", args.env))?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&e).expect("serializable")
+        );
+    } else {
+        print!("{}", e.render_text(&args.env));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.cmd {
         Some(Cmd::Diff(a)) => diff(a),
         Some(Cmd::Graph(a)) => graph(a),
+        Some(Cmd::Cost(a)) => cost(a),
         Some(Cmd::Review(a)) => review_cmd(a),
         None => generate(cli.gen),
     };

@@ -1,20 +1,66 @@
-//! The README's graph blocks: found strictly (a missing or mangled marker is an error, never a
-//! silent skip) and regenerated.
+//! The README's generated blocks, found strictly (a missing or mangled marker is an error,
+//! never a silent skip) and regenerated: the diagrams (`gen graph`, at least one) and the cost
+//! estimates (`gen cost`, optional).
 
 use std::path::Path;
 
 use crate::config::InputError;
 use crate::graph::{readme_marker, README_END};
 
-/// One graph block: the env it draws and the line of its start marker (1-based).
+/// What a README block holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Section {
+    /// `gen graph ENV`: the Mermaid diagram.
+    Graph,
+    /// `gen cost ENV`: the monthly estimate.
+    Cost,
+}
+
+/// The end marker of cost blocks.
+pub const COST_END: &str = "<!-- end gen cost -->";
+
+impl Section {
+    fn word(self) -> &'static str {
+        match self {
+            Section::Graph => "gen graph",
+            Section::Cost => "gen cost",
+        }
+    }
+    /// The start marker of `env`'s block.
+    pub fn start(self, env: &str) -> String {
+        match self {
+            Section::Graph => readme_marker(env),
+            Section::Cost => format!("<!-- gen cost {env} -->"),
+        }
+    }
+    /// The end marker.
+    pub fn end(self) -> &'static str {
+        match self {
+            Section::Graph => README_END,
+            Section::Cost => COST_END,
+        }
+    }
+    fn fence(self) -> &'static str {
+        match self {
+            Section::Graph => "mermaid",
+            Section::Cost => "text",
+        }
+    }
+}
+
+/// One generated block: the env it shows and the line of its start marker (1-based).
 #[derive(Debug, PartialEq, Eq)]
 pub struct Block {
     pub env: String,
     pub line: usize,
 }
 
-fn env_of(line: &str) -> Option<&str> {
-    let env = line.strip_prefix("<!-- gen graph ")?.strip_suffix(" -->")?;
+fn env_of(line: &str, section: Section) -> Option<&str> {
+    let env = line
+        .strip_prefix("<!-- ")?
+        .strip_prefix(section.word())?
+        .strip_prefix(' ')?
+        .strip_suffix(" -->")?;
     let ok = !env.is_empty()
         && env
             .chars()
@@ -22,37 +68,53 @@ fn env_of(line: &str) -> Option<&str> {
     ok.then_some(env)
 }
 
-/// The graph blocks of a README. Every line that looks like a marker (an HTML comment naming
-/// `gen graph`) must be exactly a start marker of a known env or the end marker, in pairs; and
-/// there must be at least one block.
+/// The graph blocks of a README (see [`blocks_of`]); there must be at least one.
 pub fn blocks(path: &Path, text: &str, known: &[String]) -> Result<Vec<Block>, InputError> {
+    blocks_of(path, text, known, Section::Graph)
+}
+
+/// The blocks of one section. Every line that looks like one of its markers (an HTML comment
+/// naming `gen graph` / `gen cost`) must be exactly a start marker of a known env or the end
+/// marker, in pairs. Graph blocks must exist; cost blocks are optional.
+pub fn blocks_of(
+    path: &Path,
+    text: &str,
+    known: &[String],
+    section: Section,
+) -> Result<Vec<Block>, InputError> {
+    let (word, end) = (section.word(), section.end());
+    let what = match section {
+        Section::Graph => "graph",
+        Section::Cost => "cost",
+    };
     let err = |line: usize, what: String| {
         InputError(format!(
-            "{}:{line}: {what}; fix: each diagram is a line `{}`, the diagram, and a line `{README_END}` (or pass --no-readme)",
+            "{}:{line}: {what}; fix: each block is a line `{}`, the block, and a line `{end}` (or pass --no-readme)",
             path.display(),
-            readme_marker("ENV")
+            section.start("ENV")
         ))
     };
     let mut out: Vec<Block> = Vec::new();
     let mut open: Option<Block> = None;
     for (i, raw) in text.lines().enumerate() {
         let (n, line) = (i + 1, raw.trim());
-        if !(line.contains("<!--") && line.contains("gen graph")) {
+        if !(line.contains("<!--") && line.contains(word)) {
             continue;
         }
-        if line == README_END {
+        if line == end {
             match open.take() {
                 Some(b) => out.push(b),
-                None => {
-                    return Err(err(
-                        n,
-                        format!("`{README_END}` with no graph marker before it"),
-                    ))
-                }
+                None => return Err(err(n, format!("`{end}` with no {what} marker before it"))),
             }
-        } else if let Some(env) = env_of(line) {
+        } else if let Some(env) = env_of(line, section) {
             if let Some(b) = &open {
-                return Err(err(n, format!("`{line}` inside the `{}` block started on line {} (no `{README_END}` between)", b.env, b.line)));
+                return Err(err(
+                    n,
+                    format!(
+                        "`{line}` inside the `{}` block started on line {} (no `{end}` between)",
+                        b.env, b.line
+                    ),
+                ));
             }
             if !known.iter().any(|k| k == env) {
                 return Err(err(
@@ -67,7 +129,7 @@ pub fn blocks(path: &Path, text: &str, known: &[String]) -> Result<Vec<Block>, I
                 return Err(err(
                     n,
                     format!(
-                        "a second graph block for `{env}` (the first is on line {})",
+                        "a second {what} block for `{env}` (the first is on line {})",
                         b.line
                     ),
                 ));
@@ -77,16 +139,16 @@ pub fn blocks(path: &Path, text: &str, known: &[String]) -> Result<Vec<Block>, I
                 line: n,
             });
         } else {
-            return Err(err(n, format!("`{line}` is not a graph marker")));
+            return Err(err(n, format!("`{line}` is not a {what} marker")));
         }
     }
     if let Some(b) = open {
         return Err(err(
             b.line,
-            format!("`{}` has no `{README_END}` after it", readme_marker(&b.env)),
+            format!("`{}` has no `{end}` after it", section.start(&b.env)),
         ));
     }
-    if out.is_empty() {
+    if out.is_empty() && section == Section::Graph {
         return Err(InputError(format!(
             "{}: no graph block (a line `{}`, then `{README_END}`){}; fix: add one, restore the file (git checkout), or pass --no-readme",
             path.display(),
@@ -97,19 +159,36 @@ pub fn blocks(path: &Path, text: &str, known: &[String]) -> Result<Vec<Block>, I
     Ok(out)
 }
 
-/// The README with the graph blocks of `envs` regenerated (`mermaid` draws one env).
+/// `text` with the block of `env` in `section` holding `body` (in a fenced code block).
+fn replace(text: &str, section: Section, env: &str, body: &str) -> Option<String> {
+    let start = section.start(env);
+    let at = text.find(&start)?;
+    let body_start = at + start.len();
+    let end = body_start + text[body_start..].find(section.end())?;
+    Some(format!(
+        "{}\n```{}\n{body}```\n{}",
+        &text[..body_start],
+        section.fence(),
+        &text[end..]
+    ))
+}
+
+/// The README with the blocks of `envs` regenerated: `render(section, env)` gives a block's
+/// contents.
 pub fn update(
     path: &Path,
     text: &str,
     known: &[String],
     envs: &[String],
-    mut mermaid: impl FnMut(&str) -> Result<String, InputError>,
+    mut render: impl FnMut(Section, &str) -> Result<String, InputError>,
 ) -> Result<String, InputError> {
     let mut new = text.to_string();
-    for b in blocks(path, text, known)? {
-        if envs.contains(&b.env) {
-            new = crate::graph::update_readme(&new, &b.env, &mermaid(&b.env)?)
-                .expect("blocks() found the markers");
+    for section in [Section::Graph, Section::Cost] {
+        for b in blocks_of(path, text, known, section)? {
+            if envs.contains(&b.env) {
+                new = replace(&new, section, &b.env, &render(section, &b.env)?)
+                    .expect("blocks_of() found the markers");
+            }
         }
     }
     Ok(new)
@@ -158,10 +237,39 @@ mod tests {
     #[test]
     fn only_the_envs_of_the_run_are_redrawn() {
         let t = "<!-- gen graph dev -->\nold\n<!-- end gen graph -->\n<!-- gen graph prod -->\nold\n<!-- end gen graph -->\n";
-        let new = update(Path::new("R.md"), t, &known(), &["prod".into()], |e| {
+        let new = update(Path::new("R.md"), t, &known(), &["prod".into()], |_, e| {
             Ok(format!("{e}\n"))
         })
         .unwrap();
         assert_eq!(new, "<!-- gen graph dev -->\nold\n<!-- end gen graph -->\n<!-- gen graph prod -->\n```mermaid\nprod\n```\n<!-- end gen graph -->\n");
+    }
+
+    #[test]
+    fn cost_blocks_are_optional_strict_and_filled() {
+        let graph = "<!-- gen graph dev -->\n<!-- end gen graph -->\n";
+        let cost =
+            |t: &str| blocks_of(Path::new("R.md"), t, &known(), Section::Cost).map_err(|e| e.0);
+        assert_eq!(cost(graph).unwrap(), vec![]);
+        for (text, needle) in [
+            ("<!-- gen cost dev -->\nx\n", "R.md:1: `<!-- gen cost dev -->` has no `<!-- end gen cost -->`"),
+            ("<!-- end gen cost -->\n", "R.md:1: `<!-- end gen cost -->` with no cost marker"),
+            ("<!-- gen cost stage -->\n<!-- end gen cost -->\n", "names no environment"),
+            ("<!--gen cost dev-->\n<!-- end gen cost -->\n", "is not a cost marker"),
+            ("<!-- gen cost dev -->\n<!-- end gen cost -->\n<!-- gen cost dev -->\n<!-- end gen cost -->\n", "a second cost block for `dev`"),
+            ("<!-- gen cost dev -->\n<!-- end gen graph -->\n", "R.md:1:"),
+        ] {
+            let e = cost(text).expect_err(text);
+            assert!(e.contains(needle) && e.contains("fix:"), "`{needle}` not in: {e}");
+        }
+        let t = format!("{graph}<!-- gen cost prod -->\nold\n<!-- end gen cost -->\n");
+        let new = update(
+            Path::new("R.md"),
+            &t,
+            &known(),
+            &["dev".into(), "prod".into()],
+            |s, e| Ok(format!("{s:?} {e}\n")),
+        )
+        .unwrap();
+        assert_eq!(new, "<!-- gen graph dev -->\n```mermaid\nGraph dev\n```\n<!-- end gen graph -->\n<!-- gen cost prod -->\n```text\nCost prod\n```\n<!-- end gen cost -->\n");
     }
 }

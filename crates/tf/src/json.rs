@@ -31,6 +31,7 @@ pub fn value(v: &Value) -> J {
     match v {
         Value::Bool(b) => J::Bool(*b),
         Value::Int(n) => J::from(*n),
+        Value::Float(n) => J::from(*n),
         Value::List(vs) => J::Array(vs.iter().map(value).collect()),
         Value::Object(kv) => J::Object(kv.iter().map(|(k, v)| (k.clone(), value(v))).collect()),
         _ => J::Null,
@@ -232,7 +233,11 @@ fn read_value(v: &J) -> Value {
     match v {
         J::Null => Value::Null,
         J::Bool(b) => Value::Bool(*b),
-        J::Number(n) => n.as_i64().map_or(Value::Str(n.to_string()), Value::Int),
+        J::Number(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => Value::Int(i),
+            (None, Some(f)) => Value::Float(f),
+            _ => Value::Str(n.to_string()),
+        },
         J::String(s) => syntax::from_json_text(s).unwrap_or_else(|_| Value::Str(s.clone())),
         J::Array(items) => Value::List(items.iter().map(read_value).collect()),
         J::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), read_value(v))).collect()),
@@ -279,6 +284,8 @@ mod tests {
         let rule = Body::new()
             .attr("security_group_id", sg.attr("id"))
             .attr("from_port", 8000u16)
+            // A number with a fraction reads back as one (not as a string).
+            .attr("weight", 0.5f64)
             .block("statement", Body::new().attr("sid", "a"))
             .block("statement", Body::new().attr("sid", "b"))
             .depends_on([sg.clone(), vpc.clone()]);

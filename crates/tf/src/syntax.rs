@@ -23,6 +23,7 @@ pub fn expression(v: &Value) -> Expression {
         Value::Null => Expression::Null,
         Value::Bool(b) => Expression::Bool(*b),
         Value::Int(n) => Expression::Number(Number::from(*n)),
+        Value::Float(n) => Number::from_f64(*n).map_or(Expression::Null, Expression::Number),
         Value::Str(s) if literal_parts(s).len() == 1 => Expression::String(s.clone()),
         Value::Str(s) => {
             Expression::TemplateExpr(Box::new(TemplateExpr::QuotedString(quoted_template(&[
@@ -222,7 +223,11 @@ pub fn from_expression(e: &Expression) -> Result<Value, ReadError> {
     Ok(match e {
         Expression::Null => Value::Null,
         Expression::Bool(b) => Value::Bool(*b),
-        Expression::Number(n) => Value::Int(n.as_i64().ok_or(format!("the number {n}"))?),
+        Expression::Number(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => Value::Int(i),
+            (None, Some(f)) => Value::Float(f),
+            _ => return Err(format!("the number {n}")),
+        },
         Expression::String(s) => Value::Str(s.clone()),
         Expression::Array(vs) => {
             Value::List(vs.iter().map(from_expression).collect::<Result<_, _>>()?)

@@ -157,6 +157,8 @@ pub enum Value {
     Null,
     Bool(bool),
     Int(i64),
+    /// A number with a fraction (`0.5`); whole numbers are [`Value::Int`].
+    Float(f64),
     /// A literal string; escaped when rendered.
     Str(String),
     Expr(Expr),
@@ -280,6 +282,11 @@ impl From<bool> for Value {
 impl From<i64> for Value {
     fn from(n: i64) -> Self {
         Value::Int(n)
+    }
+}
+impl From<f64> for Value {
+    fn from(n: f64) -> Self {
+        Value::Float(n)
     }
 }
 impl From<u32> for Value {
