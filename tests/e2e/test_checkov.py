@@ -19,7 +19,7 @@ PROD_MUST_PASS = [
     "CKV_AWS_79", "CKV_AWS_8", "CKV_AWS_16", "CKV_AWS_17", "CKV_AWS_23", "CKV_AWS_24", "CKV_AWS_46",
     "CKV_AWS_133", "CKV_AWS_293", "CKV_AWS_21", "CKV2_AWS_6", "CKV_AWS_60", "CKV_AWS_61",
 ]
-# Every env file is scanned (no hand-kept list). An env whose database has `protection = "prod"`
+# Every env file is scanned (no hand-kept list). An env with `protection = "prod"`
 # must pass PROD_MUST_PASS; app envs pass more than 50 checks, the bootstrap env more than 20.
 ENVS = envs()
 
@@ -29,7 +29,7 @@ def min_passed(env: str) -> int:
 
 
 def is_prod(env: str) -> bool:
-    return ENVS[env].get("database", {}).get("protection") == "prod"
+    return ENVS[env].get("protection") == "prod"
 
 
 def scan(env: str, skips: list[str]) -> dict:
@@ -85,6 +85,10 @@ def test_every_env_file_is_scanned(tmp_path):
     (folder / "staging.toml").write_text((REPO / "envs/dev.toml").read_text().replace("-dev-", "-staging-"))
     assert list(envs(folder)) == ["bootstrap", "dev", "staging"]
     assert is_bootstrap(envs(folder)["bootstrap"]) and not is_bootstrap(envs(folder)["staging"])
+
+
+def test_prod_is_found():
+    assert is_prod("prod") and not is_prod("dev") and not is_prod("bootstrap")
 
 
 def test_skips_name_existing_envs():
