@@ -1,6 +1,7 @@
 //! The `gen` command: reads `envs/<name>.toml`, builds each environment's Terraform document
 //! and writes `generated/<name>/`. See README.md for the workflow.
 
+pub mod checkov;
 pub mod commit;
 pub mod config;
 pub mod graph;
