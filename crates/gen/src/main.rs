@@ -314,7 +314,7 @@ fn check(
             drift.push(output::Drift {
                 path: path.to_path_buf(),
                 what: format!(
-                    "a generated block (gen graph, gen cost) differs ({} bytes)",
+                    "a generated block (`gen graph`, `gen cost`, checkov) differs ({} bytes)",
                     c.new.map(|(b, _)| b.len()).unwrap_or(0)
                 ),
             });
@@ -404,6 +404,8 @@ fn readme_update(
                 .render_text(name),
         })
     })?;
+    let dir = real.parent().unwrap_or(Path::new("."));
+    let new = gen::checkov::update(path, dir, &new)?;
     Ok((new != text).then(|| commit::Change {
         target: real,
         new: Some((new.into_bytes(), mode)),

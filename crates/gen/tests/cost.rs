@@ -94,13 +94,16 @@ fn an_unpriced_instance_type_is_refused_naming_the_table_and_the_fix() {
     // A region without a price table.
     fs::write(
         dir.join("envs/dev.toml"),
-        dev.replace(
-            "region = \"us-east-1\"\n\n[app]",
-            "region = \"eu-west-3\"\n\n[app]",
+        dev.replacen(
+            "\nregion = \"us-east-1\"\n",
+            "\nregion = \"eu-west-3\"\n",
+            1,
         ),
     )
     .unwrap();
-    let e = text(&gen(&dir, &["cost", "--env", "dev"]).stderr);
+    let o = gen(&dir, &["cost", "--env", "dev"]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = text(&o.stderr);
     assert!(
         e.contains("no price table for region `eu-west-3`") && e.contains("fix:"),
         "{e}"
