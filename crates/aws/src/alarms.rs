@@ -221,7 +221,7 @@ impl AlarmTopic<'_> {
                 Body::new()
                     .attr("topic_arn", &arn)
                     .attr("protocol", "email")
-                    .attr("endpoint", email.0.as_str()),
+                    .attr("endpoint", email.as_str()),
             );
         }
         TopicArn(arn)

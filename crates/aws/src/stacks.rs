@@ -41,10 +41,7 @@ fn base(project: &str, env: &str, region: &str) -> Stack {
 
 fn moved(stack: &mut Stack, moves: &[Moved]) {
     for m in moves {
-        stack.moved.push((
-            Address::resource(&m.from.kind, &m.from.name),
-            Address::resource(&m.to.kind, &m.to.name),
-        ));
+        stack.moved.push((m.from.clone(), m.to.clone()));
     }
 }
 
@@ -382,7 +379,7 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv, regenerate: &str) -> Stack {
         env: env_name,
         app_name: &cfg.project.0,
         app_user: &cfg.app.user.0,
-        region: &cfg.region.0,
+        region: cfg.region.as_str(),
         ssm_prefix: naming.ssm_prefix(),
         parameter_keys: settings.parameters.iter().map(|p| p.key).collect(),
         buckets: app_buckets
@@ -422,7 +419,7 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv, regenerate: &str) -> Stack {
     );
     let topic = AlarmTopic {
         naming: &naming,
-        region: &cfg.region.0,
+        region: cfg.region.as_str(),
         email: cfg.alarms.email.as_ref(),
         account,
         partition,

@@ -5,6 +5,7 @@ pub mod checkov;
 pub mod commit;
 pub mod config;
 pub mod cost;
+pub mod error;
 pub mod graph;
 pub mod lockfile;
 pub mod output;
@@ -18,6 +19,7 @@ use aws::env::Env;
 use tf::File;
 
 use crate::config::InputError;
+pub use crate::error::Error;
 
 /// The output formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

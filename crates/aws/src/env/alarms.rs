@@ -1,10 +1,12 @@
 //! `[alarms]`: where alarms go and when they fire. Optional: without the table every app env
 //! still gets its topic and alarms, with the defaults below.
 
+use std::fmt;
+
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
 
-use super::shown;
+use crate::values::{shown, Invalid};
 
 /// `[alarms]` of an app env.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -160,15 +162,16 @@ impl Alarms {
 /// An email address for the alarm subscription: `local@domain`, where the local part is
 /// letters, digits and `. _ % + -` and the domain is dot-separated labels of letters, digits
 /// and inner `-`, with a top-level label of letters; 254 characters at most (RFC 5321).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Email(pub String);
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Email(String);
 
 impl Email {
-    pub fn parse(s: &str) -> Result<Email, String> {
+    pub fn parse(s: &str) -> Result<Email, Invalid> {
         let bad = |why: &str| {
-            Err(format!(
-                "{} is not an email address: {why}; fix: write one such as `ops@example.com`",
-                shown(s)
+            Err(Invalid::new(
+                format!("{} is not an email address: {why}", shown(s)),
+                "write one such as `ops@example.com`",
             ))
         };
         if s.len() > 254 {
@@ -202,11 +205,29 @@ impl Email {
         }
         Ok(Email(s.to_string()))
     }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
-impl<'de> Deserialize<'de> for Email {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Email::parse(&String::deserialize(d)?).map_err(de::Error::custom)
+impl std::str::FromStr for Email {
+    type Err = Invalid;
+    fn from_str(s: &str) -> Result<Email, Invalid> {
+        Email::parse(s)
+    }
+}
+
+impl TryFrom<String> for Email {
+    type Error = Invalid;
+    fn try_from(s: String) -> Result<Email, Invalid> {
+        Email::parse(&s)
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -238,7 +259,7 @@ mod tests {
             "\"ops\"@example.com",
             "ops@example..com",
         ] {
-            let e = Email::parse(bad).unwrap_err();
+            let e = Email::parse(bad).unwrap_err().to_string();
             assert!(e.contains("fix:"), "{bad}: {e}");
         }
         assert!(Email::parse(&format!("{}@example.com", "a".repeat(65))).is_err());
