@@ -393,13 +393,17 @@ fn readme_update(
         ))
     })?;
     let known = config::list(&cli.envs_dir)?;
+    // Each env's document is built once, however many blocks show it.
+    let mut docs: std::collections::BTreeMap<String, Document> = Default::default();
     let new = readme::update(path, &text, &known, names, |section, name| {
-        let doc = Document::from_stack(&gen::stack(&cli.envs_dir, name)?);
+        if !docs.contains_key(name) {
+            let doc = Document::from_stack(&gen::stack(&cli.envs_dir, name)?);
+            docs.insert(name.to_string(), doc);
+        }
+        let doc = &docs[name];
         Ok(match section {
-            readme::Section::Graph => {
-                gen::graph::render(name, &doc, PROVIDER, GraphFormat::Mermaid)
-            }
-            readme::Section::Cost => gen::cost::of_doc(&doc)
+            readme::Section::Graph => gen::graph::render(name, doc, PROVIDER, GraphFormat::Mermaid),
+            readme::Section::Cost => gen::cost::of_doc(doc)
                 .map_err(|e| InputError(format!("{}: cost of `{name}`: {e}", path.display())))?
                 .render_text(name),
         })
