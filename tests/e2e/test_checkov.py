@@ -16,8 +16,22 @@ from harness import REPO, envs, is_bootstrap
 
 SKIPS = tomllib.loads((REPO / "tests/checkov/skips.toml").read_text())
 PROD_MUST_PASS = [
-    "CKV_AWS_79", "CKV_AWS_8", "CKV_AWS_16", "CKV_AWS_17", "CKV_AWS_23", "CKV_AWS_24", "CKV_AWS_46",
+    "CKV_AWS_79", "CKV_AWS_16", "CKV_AWS_17", "CKV_AWS_23", "CKV_AWS_24", "CKV_AWS_46",
     "CKV_AWS_133", "CKV_AWS_293", "CKV_AWS_21", "CKV2_AWS_6", "CKV_AWS_60", "CKV_AWS_61",
+]
+# CKV_AWS_8 (encrypted EBS) covers aws_instance and launch configurations, not launch templates:
+# single-host prod envs must pass it; load-balanced ones prove the template's encryption in
+# crates/gen/tests/topology.rs.
+SINGLE_HOST_PROD_MUST_PASS = ["CKV_AWS_8"]
+# Every load-balanced env (issue 14): HTTPS listener (CKV_AWS_2), TLS 1.2+ (CKV_AWS_103), access
+# logs (CKV_AWS_91), invalid headers dropped (CKV_AWS_131), deletion protection (CKV_AWS_150, prod),
+# HTTP redirected to HTTPS (CKV2_AWS_20), no public IP on the hosts (CKV_AWS_88), VPC flow logs
+# (CKV2_AWS_11), the default security group closed (CKV2_AWS_12), subnets that assign no public IP
+# (CKV_AWS_130), IMDSv2 and its hop limit on the launch template (CKV_AWS_79, CKV_AWS_341), the
+# Auto Scaling group's tags (CKV_AWS_153).
+LOAD_BALANCED_MUST_PASS = [
+    "CKV_AWS_2", "CKV_AWS_103", "CKV_AWS_91", "CKV_AWS_131", "CKV2_AWS_20", "CKV_AWS_88", "CKV2_AWS_11",
+    "CKV2_AWS_12", "CKV_AWS_130", "CKV_AWS_79", "CKV_AWS_341", "CKV_AWS_153",
 ]
 # Every env file is scanned (no hand-kept list). An env whose database has `protection = "prod"`
 # must pass PROD_MUST_PASS; app envs pass more than 50 checks, the bootstrap env more than 20.
@@ -30,6 +44,19 @@ def min_passed(env: str) -> int:
 
 def is_prod(env: str) -> bool:
     return ENVS[env].get("database", {}).get("protection") == "prod"
+
+
+def is_load_balanced(env: str) -> bool:
+    return ENVS[env].get("serving", {}).get("mode") == "load-balanced"
+
+
+def must_pass(env: str) -> list[str]:
+    checks = []
+    if is_prod(env):
+        checks += PROD_MUST_PASS + (["CKV_AWS_150"] if is_load_balanced(env) else SINGLE_HOST_PROD_MUST_PASS)
+    if is_load_balanced(env):
+        checks += LOAD_BALANCED_MUST_PASS
+    return checks
 
 
 def scan(env: str, skips: list[str]) -> dict:
@@ -55,9 +82,9 @@ def test_checkov(env):
     assert (REPO / "generated" / env).is_dir(), f"generated/{env} is missing: run `cargo run -p gen -- --env {env}`"
     skips = sorted(k for k, v in SKIPS.items() if env in v["envs"] and "resources" not in v)
     expected = expected_failures(env)
-    if is_prod(env):
-        assert not set(skips) & set(PROD_MUST_PASS), "a check prod must pass is skipped"
-        assert not {c for c, _ in expected} & set(PROD_MUST_PASS), "a check prod must pass is expected to fail"
+    required = must_pass(env)
+    assert not set(skips) & set(required), "a check this env must pass is skipped"
+    assert not {c for c, _ in expected} & set(required), "a check this env must pass is expected to fail"
     report = scan(env, skips)
     summary = report["summary"]
     failed = {(c["check_id"], c["resource"]) for c in report["results"]["failed_checks"]}
@@ -69,10 +96,9 @@ def test_checkov(env):
     )
     assert expected - failed == set(), f"listed in skips.toml but passing now (remove the entry): {sorted(expected - failed)}"
     assert summary["passed"] > min_passed(env)
-    if is_prod(env):
-        passed = {c["check_id"] for c in report["results"]["passed_checks"]}
-        missing = [c for c in PROD_MUST_PASS if c not in passed]
-        assert not missing, f"prod must pass (not just not fail) {missing}"
+    passed = {c["check_id"] for c in report["results"]["passed_checks"]}
+    missing = [c for c in required if c not in passed]
+    assert not missing, f"{env} must pass (not just not fail) {missing}"
 
 
 def test_every_env_file_is_scanned(tmp_path):

@@ -37,6 +37,9 @@ pub struct LogSource {
 pub struct AcceptAccessLogs {
     pub account: AccountId,
     pub sources: Vec<LogSource>,
+    /// Other log deliveries into the bucket (the load balancer's, VPC flow logs): policy
+    /// statements made from the bucket's ARN.
+    pub deliveries: Vec<Body>,
 }
 
 /// One secure bucket. `role` names its Terraform resources (`aws_s3_bucket.<role>`).
@@ -159,6 +162,7 @@ impl SecureBucket<'_> {
             for src in &accept.sources {
                 statements.push(access_log_statement(&arn, accept, src));
             }
+            statements.extend(accept.deliveries.iter().cloned());
         }
         let mut policy = None;
         if !statements.is_empty() {
