@@ -338,8 +338,52 @@ fn prod_ha_network_is_private_across_two_zones_with_nat_endpoint_and_flow_logs()
     let flow = one(&doc, "aws_flow_log", "this");
     assert_eq!(flow["traffic_type"], "ALL");
     assert_eq!(flow["log_destination_type"], "s3");
+    assert_eq!(
+        flow["log_destination"],
+        "${aws_s3_bucket.logs.arn}/vpc-flow-logs/"
+    );
     let db_group = one(&doc, "aws_db_subnet_group", "db");
     assert_eq!(db_group["subnet_ids"], "${local.private_subnet_ids}");
     assert_eq!(one(&doc, "aws_db_instance", "this")["multi_az"], true);
     assert!(doc["resource"].get("aws_instance").is_none());
+}
+
+#[test]
+fn moving_prod_to_a_private_network_is_flagged_as_data_loss_by_gen_diff() {
+    let dir = scratch("move");
+    let out = gen(&dir, &["--all", "--no-readme"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let prod = fs::read_to_string(dir.join("envs/prod.toml")).unwrap();
+    let ha = prod_ha();
+    let tables = &ha[ha.find("\n[network]").unwrap() + 1..ha.find("\n[buckets]").unwrap() + 1];
+    let moved = prod
+        .replace(
+            "ssh_ingress_cidrs = [\"198.51.100.10/32\"]",
+            "ssh_ingress_cidrs = []",
+        )
+        .replace("[buckets]", &format!("{tables}[buckets]"));
+    assert_ne!(moved, prod);
+    fs::write(dir.join("envs/prod.toml"), moved).unwrap();
+    let out = gen(&dir, &["diff", "--env", "prod"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let group = text
+        .find("~ aws_db_subnet_group.db")
+        .expect("the subnet group changes");
+    let note = &text[group..];
+    assert!(
+        note.contains("!! moves the database to other subnets")
+            && note.contains("data is lost unless you snapshot"),
+        "{text}"
+    );
+    assert!(
+        text.contains("- aws_instance.app") && text.contains("!! terminates the app host"),
+        "{text}"
+    );
+    let _ = fs::remove_dir_all(dir);
 }
