@@ -33,7 +33,7 @@ LOAD_BALANCED_MUST_PASS = [
     "CKV_AWS_2", "CKV_AWS_103", "CKV_AWS_91", "CKV_AWS_131", "CKV2_AWS_20", "CKV_AWS_88", "CKV2_AWS_11",
     "CKV2_AWS_12", "CKV_AWS_130", "CKV_AWS_79", "CKV_AWS_341", "CKV_AWS_153",
 ]
-# Every env file is scanned (no hand-kept list). An env whose database has `protection = "prod"`
+# Every env file is scanned (no hand-kept list). An env with `protection = "prod"`
 # must pass PROD_MUST_PASS; app envs pass more than 50 checks, the bootstrap env more than 20.
 ENVS = envs()
 
@@ -43,7 +43,7 @@ def min_passed(env: str) -> int:
 
 
 def is_prod(env: str) -> bool:
-    return ENVS[env].get("database", {}).get("protection") == "prod"
+    return ENVS[env].get("protection") == "prod"
 
 
 def is_load_balanced(env: str) -> bool:
@@ -111,6 +111,10 @@ def test_every_env_file_is_scanned(tmp_path):
     (folder / "staging.toml").write_text((REPO / "envs/dev.toml").read_text().replace("-dev-", "-staging-"))
     assert list(envs(folder)) == ["bootstrap", "dev", "staging"]
     assert is_bootstrap(envs(folder)["bootstrap"]) and not is_bootstrap(envs(folder)["staging"])
+
+
+def test_prod_is_found():
+    assert is_prod("prod") and not is_prod("dev") and not is_prod("bootstrap")
 
 
 def test_skips_name_existing_envs():

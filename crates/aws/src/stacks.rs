@@ -312,7 +312,7 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv, regenerate: &str) -> Stack {
     }
     .emit(&mut stack);
 
-    let force_destroy = cfg.database.protection == Protection::Dev;
+    let force_destroy = cfg.protection == Protection::Dev;
     let account = AccountId(
         stack
             .data("aws_caller_identity", "current", Body::new())
@@ -326,7 +326,6 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv, regenerate: &str) -> Stack {
             encryption,
             force_destroy,
             prevent_destroy: false,
-            deny_insecure_transport: true,
             accept_access_logs: accept,
         }
         .emit(stack)
@@ -388,12 +387,12 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv, regenerate: &str) -> Stack {
             naming: &naming,
             vpc_id: net.vpc_id.clone(),
             logs_bucket: logs.arn.clone(),
-            bucket_policy: logs.policy.clone(),
+            bucket_policy: Some(logs.policy.clone()),
         }
         .emit(&mut stack);
     }
     let logs_id = logs.id.clone();
-    let logs_policy = logs.policy.clone();
+    let logs_policy = Some(logs.policy.clone());
     let buckets = vec![
         ("logs", &b.logs, logs),
         ("artifacts", &b.artifacts, artifacts),
@@ -409,6 +408,7 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv, regenerate: &str) -> Stack {
     let db = Postgres {
         naming: &naming,
         db: &cfg.database,
+        protection: cfg.protection,
         vpc_id: net.vpc_id.clone(),
         subnets: net.db_subnets.clone(),
         allow_from: app_sg.clone(),
@@ -510,7 +510,9 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv, regenerate: &str) -> Stack {
                 "Public IPv4 address of the app host",
                 app.public_ip,
             );
-            stack.output("ssh_user", "Login user of the app host's AMI", "ubuntu");
+            if let Some(user) = cfg.app.ssh_user() {
+                stack.output("ssh_user", "Login user of the app host's AMI", user);
+            }
         }
         Topology::HighlyAvailable { fleet, .. } => {
             let lb = LoadBalancer {
@@ -524,7 +526,7 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv, regenerate: &str) -> Stack {
                 ingress_cidrs: &cfg.app.http_ingress_cidrs,
                 app_port: APP_PORT,
                 health_path: cfg.app.health_path(),
-                deletion_protection: cfg.database.protection == Protection::Prod,
+                deletion_protection: cfg.protection == Protection::Prod,
                 logs_bucket: logs_id,
                 logs_policy,
                 security_group: alb_sg.expect("made above for load-balanced envs"),

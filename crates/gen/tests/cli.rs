@@ -467,7 +467,10 @@ fn diff_summarizes_by_address_and_flags_data_loss() {
             "\"fastapi-infra-dev-content\"",
             "\"fastapi-infra-dev-media\"",
         )
-        .replace("ami = \"ubuntu-24.04\"", "ami = \"ami-0123456789abcdef0\"");
+        .replace(
+            "ami = \"ubuntu-24.04\"",
+            "ami = \"ami-0123456789abcdef0\"\nssh_user = \"ubuntu\"",
+        );
     fs::write(&path, text).unwrap();
     let o = gen(&dir, &["diff", "--env", "dev"]);
     assert_eq!(o.status.code(), Some(1));
