@@ -132,7 +132,7 @@ pub const AWS: Schema = Schema {
         },
         ResourceType {
             changes: &[Change {
-                attrs: &["vpc_id", "name", "description"],
+                attrs: &["vpc_id", "name"],
                 note: "replaces the security group (and every rule on it)",
                 applies_on_replace: false,
             }],
