@@ -15,24 +15,10 @@ import pytest
 from harness import REPO, envs, is_bootstrap
 
 SKIPS = tomllib.loads((REPO / "tests/checkov/skips.toml").read_text())
-PROD_MUST_PASS = [
-    "CKV_AWS_79", "CKV_AWS_16", "CKV_AWS_17", "CKV_AWS_23", "CKV_AWS_24", "CKV_AWS_46",
-    "CKV_AWS_133", "CKV_AWS_293", "CKV_AWS_21", "CKV2_AWS_6", "CKV_AWS_60", "CKV_AWS_61",
-]
-# CKV_AWS_8 (encrypted EBS) covers aws_instance and launch configurations, not launch templates:
-# single-host prod envs must pass it; load-balanced ones prove the template's encryption in
-# crates/gen/tests/topology.rs.
-SINGLE_HOST_PROD_MUST_PASS = ["CKV_AWS_8"]
-# Every load-balanced env (issue 14): HTTPS listener (CKV_AWS_2), TLS 1.2+ (CKV_AWS_103), access
-# logs (CKV_AWS_91), invalid headers dropped (CKV_AWS_131), deletion protection (CKV_AWS_150, prod),
-# HTTP redirected to HTTPS (CKV2_AWS_20), no public IP on the hosts (CKV_AWS_88), VPC flow logs
-# (CKV2_AWS_11), the default security group closed (CKV2_AWS_12), subnets that assign no public IP
-# (CKV_AWS_130), IMDSv2 and its hop limit on the launch template (CKV_AWS_79, CKV_AWS_341), the
-# Auto Scaling group's tags (CKV_AWS_153).
-LOAD_BALANCED_MUST_PASS = [
-    "CKV_AWS_2", "CKV_AWS_103", "CKV_AWS_91", "CKV_AWS_131", "CKV2_AWS_20", "CKV_AWS_88", "CKV2_AWS_11",
-    "CKV2_AWS_12", "CKV_AWS_130", "CKV_AWS_79", "CKV_AWS_341", "CKV_AWS_153",
-]
+# The one list of the checks prod must pass (README.md's is generated from it), and those of
+# single-host prod envs, load-balanced envs and load-balanced prod envs.
+MUST_PASS = tomllib.loads((REPO / "tests/checkov/must_pass.toml").read_text())
+PROD_MUST_PASS = MUST_PASS["prod"]
 # Every env file is scanned (no hand-kept list). An env with `protection = "prod"`
 # must pass PROD_MUST_PASS; app envs pass more than 50 checks, the bootstrap env more than 20.
 ENVS = envs()
@@ -53,9 +39,9 @@ def is_load_balanced(env: str) -> bool:
 def must_pass(env: str) -> list[str]:
     checks = []
     if is_prod(env):
-        checks += PROD_MUST_PASS + (["CKV_AWS_150"] if is_load_balanced(env) else SINGLE_HOST_PROD_MUST_PASS)
+        checks += PROD_MUST_PASS + MUST_PASS["load_balanced_prod" if is_load_balanced(env) else "single_host_prod"]
     if is_load_balanced(env):
-        checks += LOAD_BALANCED_MUST_PASS
+        checks += MUST_PASS["load_balanced"]
     return checks
 
 
@@ -92,7 +78,7 @@ def test_checkov(env):
     assert summary["parsing_errors"] == 0
     assert failed - expected == set(), (
         f"checkov failures in {env}: {sorted(failed - expected)}; fix the env, or skip a check on purpose: add `{env}` to its "
-        "`envs` in tests/checkov/skips.toml with the reason (and to the README's table)"
+        "`envs` in tests/checkov/skips.toml with the reason (then `cargo run -p gen -- --all` updates the README's table)"
     )
     assert expected - failed == set(), f"listed in skips.toml but passing now (remove the entry): {sorted(expected - failed)}"
     assert summary["passed"] > min_passed(env)
@@ -115,6 +101,7 @@ def test_every_env_file_is_scanned(tmp_path):
 
 def test_prod_is_found():
     assert is_prod("prod") and not is_prod("dev") and not is_prod("bootstrap")
+    assert len(PROD_MUST_PASS) >= 13 and all(c.startswith("CKV") for c in PROD_MUST_PASS), PROD_MUST_PASS
 
 
 def test_skips_name_existing_envs():

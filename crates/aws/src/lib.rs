@@ -21,6 +21,7 @@ pub mod stacks;
 pub mod state_backend;
 pub mod topology;
 pub mod user_data;
+pub mod values;
 pub mod vpc;
 
 use tf::{Ref, Value};

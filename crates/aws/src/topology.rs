@@ -318,7 +318,7 @@ fn private_net(net: &Network, cx: &Context) -> Result<PrivateNet, KeyError> {
             "a `private` network needs its range; fix: add e.g. `vpc_cidr = \"10.20.0.0/16\"`",
         );
     };
-    if !(16..=24).contains(&cidr.prefix) || !is_private_range(&cidr) {
+    if !(16..=24).contains(&cidr.prefix()) || !is_private_range(&cidr) {
         return bad(
             "network.vpc_cidr",
             format!("`{cidr}` must be a /16 to /24 (VPC's limits) inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16 (RFC 1918); fix: e.g. `10.20.0.0/16`"),
@@ -363,9 +363,9 @@ fn private_net(net: &Network, cx: &Context) -> Result<PrivateNet, KeyError> {
 }
 
 fn is_private_range(c: &Cidr) -> bool {
-    let o = c.addr.octets();
+    let o = c.addr().octets();
     o[0] == 10
-        || (o[0] == 172 && (16..32).contains(&o[1]) && c.prefix >= 12)
+        || (o[0] == 172 && (16..32).contains(&o[1]) && c.prefix() >= 12)
         || (o[0] == 192 && o[1] == 168)
 }
 

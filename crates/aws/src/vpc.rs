@@ -37,12 +37,10 @@ pub struct PrivateNetworkOutputs {
 /// Subnet `index` of a VPC block: the block cut in sixteen (4 more prefix bits). Zone `i` takes
 /// public subnet `i` and private subnet `8 + i`.
 pub fn subnet_cidr(vpc: &Cidr, index: u32) -> Cidr {
-    let prefix = vpc.prefix + 4;
+    let prefix = vpc.prefix() + 4;
     let size = 1u32 << (32 - prefix);
-    Cidr {
-        addr: (u32::from(vpc.addr) + index * size).into(),
-        prefix,
-    }
+    let addr = std::net::Ipv4Addr::from(u32::from(vpc.addr()) + index * size);
+    Cidr::parse(&format!("{addr}/{prefix}")).expect("a sixteenth of a network is a network")
 }
 
 fn name_tag(naming: &Naming, role: &str) -> Value {

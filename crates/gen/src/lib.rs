@@ -1,8 +1,10 @@
 //! The `gen` command: reads `envs/<name>.toml`, builds each environment's Terraform document
 //! and writes `generated/<name>/`. See README.md for the workflow.
 
+pub mod checkov;
 pub mod commit;
 pub mod config;
+pub mod error;
 pub mod graph;
 pub mod lockfile;
 pub mod output;
@@ -16,6 +18,7 @@ use aws::env::Env;
 use tf::File;
 
 use crate::config::InputError;
+pub use crate::error::Error;
 
 /// The output formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

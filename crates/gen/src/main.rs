@@ -234,7 +234,7 @@ fn rename_guard(dir: &Path, env_file: &str, files: &[tf::File]) -> Result<(), In
 }
 
 /// Finish what an interrupted run left (its journal, its temp files), and say so.
-fn recover(out: &Path, readme: Option<&Path>) -> Result<(), InputError> {
+fn recover(out: &Path, readme: Option<&Path>) -> Result<(), gen::Error> {
     if let Some(done) = commit::recover(out)? {
         eprintln!(
             "gen: finished the commit of an interrupted run: {} file(s) replaced, {} removed",
@@ -298,7 +298,7 @@ fn check(
             drift.push(output::Drift {
                 path: path.to_path_buf(),
                 what: format!(
-                    "graph block differs from `gen graph` ({} bytes)",
+                    "a generated block (`gen graph`, checkov) differs ({} bytes)",
                     c.new.map(|(b, _)| b.len()).unwrap_or(0)
                 ),
             });
@@ -386,6 +386,8 @@ fn readme_update(
             GraphFormat::Mermaid,
         ))
     })?;
+    let dir = real.parent().unwrap_or(Path::new("."));
+    let new = gen::checkov::update(path, dir, &new)?;
     Ok((new != text).then(|| commit::Change {
         target: real,
         new: Some((new.into_bytes(), mode)),
@@ -539,9 +541,12 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            // Every error here is bad input or an unusable folder: exit 2.
+            // Bad input, a file or folder that cannot be read or written, git: exit 2.
             eprintln!("error: {e:#}");
-            ExitCode::from(2)
+            ExitCode::from(
+                e.downcast_ref::<gen::Error>()
+                    .map_or(2, gen::Error::exit_code),
+            )
         }
     }
 }
