@@ -101,7 +101,10 @@ def test_every_env_file_is_scanned(tmp_path):
 
 def test_prod_is_found():
     assert is_prod("prod") and not is_prod("dev") and not is_prod("bootstrap")
-    assert len(PROD_MUST_PASS) >= 13 and all(c.startswith("CKV") for c in PROD_MUST_PASS), PROD_MUST_PASS
+    single = PROD_MUST_PASS + MUST_PASS["single_host_prod"]
+    assert len(single) >= 13 and all(c.startswith("CKV") for c in single), single
+    assert "CKV_AWS_8" in must_pass("prod") and "CKV_AWS_150" not in must_pass("prod")
+    assert {"CKV_AWS_150", "CKV_AWS_2", "CKV2_AWS_11"} <= set(must_pass("prod-ha")), must_pass("prod-ha")
 
 
 def test_skips_name_existing_envs():
