@@ -594,20 +594,22 @@ fn diff_between_two_environments() {
     assert_eq!(o.status.code(), Some(1));
     let out = stdout(&o);
     assert!(
-        out.contains("< aws_iam_role_policy_attachment.app_s3_full_access"),
+        out.contains("< aws_vpc_security_group_ingress_rule.app_ssh_203_0_113_0_24"),
         "{out}"
     );
     assert!(out.contains("deletion_protection: false | true"), "{out}");
     assert!(out.contains("multi_az: false | true"), "{out}");
     // IAM statements compare one by one, attribute by attribute, never cut mid-JSON.
     assert!(
-        out.contains("      statement[1].sid: (absent) | \"ListAppBuckets\"\n"),
+        out.contains("      statement[1].sid: \"ManageAppBuckets\" | \"ListAppBuckets\"\n"),
         "{out}"
     );
     assert!(!out.contains("      statement: "), "{out}");
     // Lists show what only one side has.
     assert!(
-        out.contains("depends_on: -\"aws_iam_role_policy_attachment.app_s3_full_access\"\n"),
+        out.contains(
+            "statement[1].actions: -\"s3:*\" +\"s3:ListBucket\" +\"s3:GetBucketLocation\"\n"
+        ),
         "{out}"
     );
     assert_eq!(
