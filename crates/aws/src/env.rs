@@ -60,9 +60,30 @@ pub struct AppEnv {
     /// `[alarms]` (optional): the alarm topic's subscriber and the alarms' thresholds.
     #[serde(default)]
     pub alarms: Alarms,
+    /// `[network]`: `default-vpc` (default) or `private`.
+    #[serde(default)]
+    pub network: crate::topology::Network,
+    /// `[serving]`: `single-host` (default) or `load-balanced`.
+    #[serde(default)]
+    pub serving: crate::topology::Serving,
     /// Renamed resources: each becomes a `moved` block so Terraform keeps the resource.
     #[serde(default)]
     pub moved: Vec<Moved>,
+}
+
+impl AppEnv {
+    /// `[network]` and `[serving]` checked together (the rules that span keys).
+    pub fn topology(&self) -> Result<crate::topology::Topology, crate::topology::KeyError> {
+        crate::topology::check(
+            &self.network,
+            &self.serving,
+            &crate::topology::Context {
+                region: self.region.as_str(),
+                health_path_set: self.app.health_path.is_some(),
+                ssh_ingress: !self.app.ssh_ingress_cidrs.is_empty(),
+            },
+        )
+    }
 }
 
 /// `[[moved]]`: a resource that the generator now emits under another address.
@@ -107,17 +128,20 @@ pub struct AppHost {
     /// The ASGI app uvicorn serves, as `module.path:attribute`.
     #[serde(default = "default_asgi_app")]
     pub asgi_app: AsgiApp,
-    /// The path of the health endpoint.
-    #[serde(default = "default_health_path")]
-    pub health_path: HealthPath,
+    /// The path of the health endpoint (`/health` when not given; `load-balanced` envs must
+    /// name it: the load balancer's health check uses it).
+    pub health_path: Option<HealthPath>,
+}
+
+impl AppHost {
+    /// The health path, `/health` when the env file gives none.
+    pub fn health_path(&self) -> &str {
+        self.health_path.as_ref().map_or("/health", |h| h.as_str())
+    }
 }
 
 fn default_asgi_app() -> AsgiApp {
     AsgiApp::parse("app.main:app").expect("a valid default")
-}
-
-fn default_health_path() -> HealthPath {
-    HealthPath::parse("/health").expect("a valid default")
 }
 
 fn root_volume<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
@@ -192,6 +216,24 @@ pub struct Buckets {
     pub logs: BucketName,
     pub artifacts: BucketName,
     pub content: BucketName,
+    /// Days S3 keeps a server access log in the logs bucket before it expires it (S3 deletes
+    /// no log by itself). Default 365.
+    #[serde(
+        default = "default_logs_expiration_days",
+        deserialize_with = "logs_expiration_days"
+    )]
+    pub logs_expiration_days: u32,
+}
+
+/// A year of access logs, what audits usually ask for.
+pub const DEFAULT_LOGS_EXPIRATION_DAYS: u32 = 365;
+
+fn default_logs_expiration_days() -> u32 {
+    DEFAULT_LOGS_EXPIRATION_DAYS
+}
+
+fn logs_expiration_days<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    bounded(d, 1, 3650, "logs_expiration_days")
 }
 
 /// `[iam]`: what the instance role may do in S3.
@@ -205,7 +247,9 @@ pub struct Iam {
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum S3Access {
-    /// `AmazonS3FullAccess`, what the first release asked for.
+    /// Every S3 action (`s3:*`), on this environment's own buckets only. The first release
+    /// asked for `AmazonS3FullAccess`, which reaches every bucket of the account, other
+    /// environments' included.
     Full,
     /// Read, write and list on this environment's own buckets only.
     Scoped,
@@ -280,10 +324,29 @@ pub struct BootstrapState {
     /// `lifecycle.prevent_destroy` on the bucket, table and key; keep it `true` outside tests.
     #[serde(default = "yes")]
     pub prevent_destroy: bool,
+    /// Days S3 keeps a state object's old (noncurrent) versions before it deletes them: the
+    /// window in which an earlier state can be restored, and the bound on how long an old
+    /// version (one written before secrets became write-only, say) survives. Default 90.
+    #[serde(
+        default = "default_state_noncurrent_days",
+        deserialize_with = "state_noncurrent_days"
+    )]
+    pub noncurrent_version_expiration_days: u32,
 }
 
 fn yes() -> bool {
     true
+}
+
+/// Three months of state history.
+pub const DEFAULT_STATE_NONCURRENT_DAYS: u32 = 90;
+
+fn default_state_noncurrent_days() -> u32 {
+    DEFAULT_STATE_NONCURRENT_DAYS
+}
+
+fn state_noncurrent_days<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    bounded(d, 1, 3650, "noncurrent_version_expiration_days")
 }
 
 /// Any environment.

@@ -5,11 +5,13 @@
 //! module into another is a Rust type check, not a string.
 
 pub mod alarms;
+pub mod alb;
 pub mod buckets;
 pub mod ci_access;
 pub mod cost;
 pub mod ec2_app;
 pub mod env;
+pub mod fleet;
 pub mod iam;
 pub mod knowledge;
 pub mod network;
@@ -19,8 +21,10 @@ pub mod rules;
 pub mod settings;
 pub mod stacks;
 pub mod state_backend;
+pub mod topology;
 pub mod user_data;
 pub mod values;
+pub mod vpc;
 
 use tf::{Ref, Value};
 
@@ -77,7 +81,10 @@ typed_ref! {
 
 /// The AWS provider this tool emits for (the only provider it needs).
 pub const AWS_PROVIDER_SOURCE: &str = "hashicorp/aws";
-pub const AWS_PROVIDER_VERSION: &str = "~> 5.0";
+/// At least 5.100 (the version tested here; the write-only `password_wo` and `value_wo` need a
+/// recent 5.x), never 6.x (a major version changes arguments). Written as Terraform writes it
+/// into `.terraform.lock.hcl`, which `gen --check` compares.
+pub const AWS_PROVIDER_VERSION: &str = ">= 5.100.0, < 6.0.0";
 pub const TERRAFORM_VERSION: &str = ">= 1.11";
 
 /// Naming of an environment's resources: `<project>-<env>-<role>`.

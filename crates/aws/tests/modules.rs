@@ -54,6 +54,7 @@ fn buckets() {
         force_destroy: true,
         prevent_destroy: false,
         accept_access_logs: None,
+        retention: aws::buckets::Retention::default(),
     }
     .emit(&mut s);
     let logs = aws::buckets::SecureBucket {
@@ -68,7 +69,12 @@ fn buckets() {
                 role: "content".into(),
                 arn: content.arn.clone(),
             }],
+            deliveries: Vec::new(),
         }),
+        retention: aws::buckets::Retention {
+            current_days: Some(365),
+            noncurrent_days: Some(30),
+        },
     }
     .emit(&mut s);
     aws::buckets::AccessLogging {
@@ -181,13 +187,14 @@ fn ec2_app() {
         host: &cfg.app,
         vpc_id: VpcId(Address::data("aws_vpc", "default").attr("id")),
         vpc_cidr: VpcCidr(Address::data("aws_vpc", "default").attr("cidr_block")),
+        load_balancer: None,
     }
     .emit(&mut s);
     aws::ec2_app::AppInstance {
         naming: &naming(),
         host: &cfg.app,
         vpc_id: VpcId(Address::data("aws_vpc", "default").attr("id")),
-        security_group: sg,
+        security_group: sg.id,
         profile: aws::InstanceProfileName(r("aws_iam_instance_profile", "app", "name")),
         ami_override: Address::Var("ami_id".into()).whole(),
         key_name: Address::Var("ssh_key_name".into()).whole(),
@@ -209,6 +216,7 @@ fn state_backend() {
         table: "fastapi-infra-tflock",
         key_alias: "alias/fastapi-infra-tfstate",
         prevent_destroy: true,
+        noncurrent_days: 90,
         account,
     }
     .emit(&mut s);
