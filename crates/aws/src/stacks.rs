@@ -2,16 +2,19 @@
 
 use tf::{Address, Body, Expr, Op, Stack, Value, Variable};
 
-use crate::buckets::{AcceptAccessLogs, AccessLogging, Encryption, LogSource, SecureBucket};
+use crate::buckets::{
+    AcceptAccessLogs, AccessLogging, BucketOutputs, BucketRole, LogSource, SecureBucket,
+};
 use crate::ci_access::{CiEnv, GithubCi};
-use crate::ec2_app::{AppFirewall, AppInstance, APP_PORT};
-use crate::env::{AppEnv, BootstrapEnv, BucketName, Ci, Moved, Protection};
-use crate::iam::InstanceRole;
+use crate::contract::{self, Contract};
+use crate::ec2_app::{AppFirewall, AppInstance, AppInstanceOutputs, APP_PORT};
+use crate::env::{AppEnv, BootstrapEnv, Ci, Moved, Protection};
+use crate::iam::{InstanceRole, InstanceRoleOutputs};
 use crate::network::DefaultNetwork;
-use crate::rds::Postgres;
-use crate::settings::{AppSettings, Parameter};
+use crate::rds::{Postgres, PostgresOutputs};
+use crate::settings::{AppSettings, Parameter, Setting};
 use crate::state_backend::StateBackend;
-use crate::user_data::{BucketVar, UserData, FILE_NAME};
+use crate::user_data::{UserData, FILE_NAME};
 use crate::{AccountId, Naming};
 
 fn base(project: &str, env: &str, region: &str) -> Stack {
@@ -68,12 +71,12 @@ pub fn claims(env_name: &str, cfg: &AppEnv) -> Vec<Claim> {
         project: cfg.project.0.clone(),
         env: env_name.to_string(),
     };
-    let b = &cfg.buckets;
     let claim = |key, what, value: String| Claim { key, what, value };
-    vec![
-        claim("buckets.logs", "S3 bucket", b.logs.0.clone()),
-        claim("buckets.artifacts", "S3 bucket", b.artifacts.0.clone()),
-        claim("buckets.content", "S3 bucket", b.content.0.clone()),
+    let mut claims: Vec<Claim> = BucketRole::ALL
+        .into_iter()
+        .map(|r| claim(r.key(), "S3 bucket", r.bucket(&cfg.buckets).0.clone()))
+        .collect();
+    claims.extend([
         claim("project", "RDS identifier", naming.db_identifier()),
         claim("project", "IAM role name", naming.role_name()),
         claim("project", "SSM prefix", naming.ssm_prefix()),
@@ -86,7 +89,8 @@ pub fn claims(env_name: &str, cfg: &AppEnv) -> Vec<Claim> {
                 state_key(&cfg.project.0, env_name)
             ),
         ),
-    ]
+    ]);
+    claims
 }
 
 fn var(name: &Address) -> Value {
@@ -103,19 +107,17 @@ fn regex_matches(pattern: &str, name: &str) -> Value {
     Expr::call("can", [Expr::call("regex", [pattern.into(), v]).into()]).into()
 }
 
-fn stored(key: &'static str, description: &'static str, value: Value) -> Parameter {
+fn stored(setting: Setting, value: Value) -> Parameter {
     Parameter {
-        key,
-        description,
+        setting,
         value,
         write_only_version: None,
     }
 }
 
-fn write_only(key: &'static str, description: &'static str, secret: &Secret) -> Parameter {
+fn write_only(setting: Setting, secret: &Secret) -> Parameter {
     Parameter {
-        key,
-        description,
+        setting,
         value: (&secret.value).into(),
         write_only_version: Some((&secret.version).into()),
     }
@@ -161,15 +163,89 @@ fn secret(
     Secret { value, version }
 }
 
-/// The FastAPI deployment of one environment. `regenerate` is the command that regenerates its
-/// files, for the header of `user_data.sh`.
-pub fn app_stack(env_name: &str, cfg: &AppEnv, regenerate: &str) -> Stack {
-    let naming = Naming {
-        project: cfg.project.0.clone(),
-        env: env_name.to_string(),
-    };
-    let mut stack = base(&cfg.project.0, env_name, &cfg.region.0);
+/// The app stack's variables: secrets and per-deploy values. Secrets are ephemeral and
+/// sensitive, have no default, and reach AWS through write-only arguments only (never plan or
+/// state).
+struct AppVars {
+    db_username: tf::Ref,
+    db_password: Secret,
+    tavily: Secret,
+    gemini: Secret,
+    repo_url: Secret,
+    repo_branch: tf::Ref,
+    key_name: tf::Ref,
+    ami_id: tf::Ref,
+}
 
+fn optional(stack: &mut Stack, name: &str, description: &str, default: Value) -> tf::Ref {
+    stack.variable(Variable::new(name, "string", description).default(default))
+}
+
+fn app_variables(stack: &mut Stack) -> AppVars {
+    let db_username = stack.variable(
+        Variable::new("db_username", "string", "Master user name of the Postgres database")
+            .sensitive()
+            .validation(
+                regex_matches("^[a-zA-Z][a-zA-Z0-9_]{0,15}$", "db_username"),
+                "db_username must start with a letter and have at most 16 letters, digits or underscores.",
+            ),
+    );
+    let db_password = secret(
+        stack,
+        "db_password",
+        "Master password of the Postgres database (8 to 128 printable ASCII characters, no / @ \" or space)",
+        Some((
+            regex_matches(DB_PASSWORD_PATTERN, "db_password"),
+            "db_password must have 8 to 128 printable ASCII characters other than / \" @ and space (the RDS rule for Postgres).",
+        )),
+    );
+    let tavily = secret(
+        stack,
+        "tavily_api_key",
+        "Tavily API key, stored as an SSM SecureString",
+        None,
+    );
+    let gemini = secret(
+        stack,
+        "gemini_api_key",
+        "Gemini API key, stored as an SSM SecureString",
+        None,
+    );
+    // The URL may carry a token (https://user:token@host/...): a secret like the others.
+    let repo_url = secret(
+        stack,
+        "app_repo_url",
+        "Git URL of the FastAPI app the instance clones (may carry a token), stored as an SSM SecureString",
+        None,
+    );
+    AppVars {
+        db_username,
+        db_password,
+        tavily,
+        gemini,
+        repo_url,
+        repo_branch: optional(
+            stack,
+            "app_repo_branch",
+            "Branch of the app repository to deploy",
+            "main".into(),
+        ),
+        key_name: optional(
+            stack,
+            "ssh_key_name",
+            "EC2 key pair for SSH (null: no key pair)",
+            Value::Null,
+        ),
+        ami_id: optional(
+            stack,
+            "ami_id",
+            "AMI id that overrides the env's AMI choice (null: use the env's)",
+            Value::Null,
+        ),
+    }
+}
+
+fn backend(env_name: &str, cfg: &AppEnv) -> Body {
     let mut backend = Body::new()
         .attr("bucket", cfg.state.bucket.0.as_str())
         .attr("key", state_key(&cfg.project.0, env_name))
@@ -186,68 +262,87 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv, regenerate: &str) -> Stack {
     if cfg.state.lock.lockfile() {
         backend.set("use_lockfile", true);
     }
-    stack.backend = Some(("s3".into(), backend));
+    backend
+}
 
-    // Variables: secrets and per-deploy values. Secrets are ephemeral and sensitive, have no
-    // default, and reach AWS through write-only arguments only (never plan or state).
-    let db_username = stack.variable(
-        Variable::new("db_username", "string", "Master user name of the Postgres database").sensitive().validation(
-            Expr::call("can", [Expr::call("regex", ["^[a-zA-Z][a-zA-Z0-9_]{0,15}$".into(), Address::Var("db_username".into()).whole().into()]).into()]),
-            "db_username must start with a letter and have at most 16 letters, digits or underscores.",
-        ),
+/// The app's buckets, each by its role. The buckets that log their access (artifacts and
+/// content) log it into the logs bucket, which S3 can deliver to only with SSE-S3.
+fn app_buckets(stack: &mut Stack, cfg: &AppEnv) -> Vec<(BucketRole, BucketOutputs)> {
+    let force_destroy = cfg.database.protection == Protection::Dev;
+    let account = AccountId(
+        stack
+            .data("aws_caller_identity", "current", Body::new())
+            .attr("account_id"),
     );
-    let db_password = secret(
-        &mut stack,
-        "db_password",
-        "Master password of the Postgres database (8 to 128 printable ASCII characters, no / @ \" or space)",
-        Some((
-            regex_matches(DB_PASSWORD_PATTERN, "db_password"),
-            "db_password must have 8 to 128 printable ASCII characters other than / \" @ and space (the RDS rule for Postgres).",
-        )),
-    );
-    let tavily = secret(
-        &mut stack,
-        "tavily_api_key",
-        "Tavily API key, stored as an SSM SecureString",
-        None,
-    );
-    let gemini = secret(
-        &mut stack,
-        "gemini_api_key",
-        "Gemini API key, stored as an SSM SecureString",
-        None,
-    );
-    // The URL may carry a token (https://user:token@host/...): a secret like the others.
-    let repo_url = secret(
-        &mut stack,
-        "app_repo_url",
-        "Git URL of the FastAPI app the instance clones (may carry a token), stored as an SSM SecureString",
-        None,
-    );
-    let repo_branch = stack.variable(
-        Variable::new(
-            "app_repo_branch",
-            "string",
-            "Branch of the app repository to deploy",
-        )
-        .default("main"),
-    );
-    let key_name = stack.variable(
-        Variable::new(
-            "ssh_key_name",
-            "string",
-            "EC2 key pair for SSH (null: no key pair)",
-        )
-        .default(Value::Null),
-    );
-    let ami_id = stack.variable(
-        Variable::new(
-            "ami_id",
-            "string",
-            "AMI id that overrides the env's AMI choice (null: use the env's)",
-        )
-        .default(Value::Null),
-    );
+    let bucket = |stack: &mut Stack, role: BucketRole, accept| {
+        SecureBucket {
+            role: role.name(),
+            name: &role.bucket(&cfg.buckets).0,
+            encryption: role.encryption(),
+            force_destroy,
+            prevent_destroy: false,
+            deny_insecure_transport: true,
+            accept_access_logs: accept,
+        }
+        .emit(stack)
+    };
+    let mut out: Vec<(BucketRole, BucketOutputs)> = BucketRole::ALL
+        .into_iter()
+        .filter(|r| r.logs_access())
+        .map(|r| (r, bucket(stack, r, None)))
+        .collect();
+    let accept = AcceptAccessLogs {
+        account,
+        sources: out
+            .iter()
+            .map(|(role, o)| LogSource {
+                role: role.name().to_string(),
+                arn: o.arn.clone(),
+            })
+            .collect(),
+    };
+    let logs = bucket(stack, BucketRole::Logs, Some(accept));
+    for (role, source) in &out {
+        AccessLogging {
+            role: role.name(),
+            source,
+            target: &logs,
+        }
+        .emit(stack);
+    }
+    out.push((BucketRole::Logs, logs));
+    out.sort_by_key(|(r, _)| *r);
+    out
+}
+
+/// Every SSM parameter of the app, by its setting.
+fn parameters(cfg: &AppEnv, db: &PostgresOutputs, vars: &AppVars) -> Vec<Parameter> {
+    Setting::ALL
+        .into_iter()
+        .map(|s| match s {
+            Setting::DbHost => stored(s, (&db.host).into()),
+            Setting::DbPort => stored(s, Expr::call("tostring", [db.port.clone().into()]).into()),
+            Setting::DbName => stored(s, cfg.database.db_name.0.as_str().into()),
+            Setting::DbUsername => stored(s, var(&vars.db_username.addr)),
+            Setting::DbPassword => write_only(s, &vars.db_password),
+            Setting::TavilyApiKey => write_only(s, &vars.tavily),
+            Setting::GeminiApiKey => write_only(s, &vars.gemini),
+            Setting::RepoUrl => write_only(s, &vars.repo_url),
+            Setting::RepoBranch => stored(s, var(&vars.repo_branch.addr)),
+        })
+        .collect()
+}
+
+/// The FastAPI deployment of one environment. `regenerate` is the command that regenerates its
+/// files, for the header of `user_data.sh` and the app contract.
+pub fn app_stack(env_name: &str, cfg: &AppEnv, regenerate: &str) -> Stack {
+    let naming = Naming {
+        project: cfg.project.0.clone(),
+        env: env_name.to_string(),
+    };
+    let mut stack = base(&cfg.project.0, env_name, &cfg.region.0);
+    stack.backend = Some(("s3".into(), backend(env_name, cfg)));
+    let vars = app_variables(&mut stack);
 
     let net = DefaultNetwork.emit(&mut stack);
     let app_sg = AppFirewall {
@@ -257,79 +352,7 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv, regenerate: &str) -> Stack {
         vpc_cidr: net.vpc_cidr.clone(),
     }
     .emit(&mut stack);
-
-    let force_destroy = cfg.database.protection == Protection::Dev;
-    let account = AccountId(
-        stack
-            .data("aws_caller_identity", "current", Body::new())
-            .attr("account_id"),
-    );
-    let b = &cfg.buckets;
-    let bucket = |stack: &mut Stack, role, name: &BucketName, encryption, accept| {
-        SecureBucket {
-            role,
-            name: &name.0,
-            encryption,
-            force_destroy,
-            prevent_destroy: false,
-            deny_insecure_transport: true,
-            accept_access_logs: accept,
-        }
-        .emit(stack)
-    };
-    let artifacts = bucket(
-        &mut stack,
-        "artifacts",
-        &b.artifacts,
-        Encryption::KmsAwsManaged,
-        None,
-    );
-    let content = bucket(
-        &mut stack,
-        "content",
-        &b.content,
-        Encryption::KmsAwsManaged,
-        None,
-    );
-    // The content and artifacts buckets log their access into the logs bucket, which S3 can
-    // deliver to only with SSE-S3 default encryption.
-    let sources = [("artifacts", &artifacts), ("content", &content)];
-    let accept = AcceptAccessLogs {
-        account,
-        sources: sources
-            .iter()
-            .map(|(role, out)| LogSource {
-                role: role.to_string(),
-                arn: out.arn.clone(),
-            })
-            .collect(),
-    };
-    let logs = bucket(
-        &mut stack,
-        "logs",
-        &b.logs,
-        Encryption::S3Managed,
-        Some(accept),
-    );
-    for (role, source) in sources {
-        AccessLogging {
-            role,
-            source,
-            target: &logs,
-        }
-        .emit(&mut stack);
-    }
-    let buckets = vec![
-        ("logs", &b.logs, logs),
-        ("artifacts", &b.artifacts, artifacts),
-        ("content", &b.content, content),
-    ];
-    // The app's own buckets. The logs bucket belongs to S3's log delivery: the app is not told
-    // about it, and a scoped role may neither write nor delete access logs.
-    let app_buckets: Vec<_> = buckets
-        .iter()
-        .filter(|(role, _, _)| *role != "logs")
-        .collect();
+    let buckets = app_buckets(&mut stack, cfg);
 
     let db = Postgres {
         naming: &naming,
@@ -337,45 +360,34 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv, regenerate: &str) -> Stack {
         vpc_id: net.vpc_id.clone(),
         subnets: net.subnet_ids.clone(),
         allow_from: app_sg.clone(),
-        username: db_username.clone(),
-        password: db_password.value.clone(),
-        password_version: db_password.version.clone(),
+        username: vars.db_username.clone(),
+        password: vars.db_password.value.clone(),
+        password_version: vars.db_password.version.clone(),
     }
     .emit(&mut stack);
 
-    let settings = AppSettings {
+    let params = AppSettings {
         naming: &naming,
-        parameters: vec![
-            stored("db_host", "Postgres host name", (&db.host).into()),
-            stored(
-                "db_port",
-                "Postgres port",
-                Expr::call("tostring", [db.port.clone().into()]).into(),
-            ),
-            stored(
-                "db_name",
-                "Postgres database name",
-                cfg.database.db_name.0.as_str().into(),
-            ),
-            stored("db_username", "Postgres user name", var(&db_username.addr)),
-            write_only("db_password", "Postgres password", &db_password),
-            write_only("tavily_api_key", "Tavily API key", &tavily),
-            write_only("gemini_api_key", "Gemini API key", &gemini),
-            write_only("repo_url", "Git URL of the app", &repo_url),
-            stored("repo_branch", "Branch of the app", var(&repo_branch.addr)),
-        ],
-    };
-    let params = settings.emit(&mut stack);
+        parameters: parameters(cfg, &db, &vars),
+    }
+    .emit(&mut stack);
 
+    // The logs bucket belongs to S3's log delivery: a scoped role may neither write nor delete
+    // access logs.
     let role = InstanceRole {
         naming: &naming,
         s3_access: cfg.iam.s3_access,
-        buckets: app_buckets.iter().map(|(_, _, o)| o.arn.clone()).collect(),
+        buckets: buckets
+            .iter()
+            .filter(|(r, _)| r.for_app())
+            .map(|(_, o)| o.arn.clone())
+            .collect(),
         parameters: params.arns.clone(),
         state: &cfg.state,
     }
     .emit(&mut stack);
 
+    let contract = Contract::new(env_name, cfg);
     let user_data = UserData {
         project: &cfg.project.0,
         env: env_name,
@@ -383,20 +395,14 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv, regenerate: &str) -> Stack {
         app_user: &cfg.app.user.0,
         region: &cfg.region.0,
         ssm_prefix: naming.ssm_prefix(),
-        parameter_keys: settings.parameters.iter().map(|p| p.key).collect(),
-        buckets: app_buckets
-            .iter()
-            .map(|(role, name, _)| BucketVar {
-                var: format!("S3_BUCKET_{}", role.to_uppercase()),
-                name: name.0.clone(),
-            })
-            .collect(),
+        settings_spec: contract.settings_spec(),
         app_port: APP_PORT,
         asgi_app: &cfg.app.asgi_app.0,
         health_path: &cfg.app.health_path.0,
         regenerate,
     };
     stack.file(FILE_NAME, user_data.render());
+    stack.file(contract::FILE_NAME, contract.file(regenerate));
 
     let mut boot_after = params.addresses.clone();
     boot_after.extend(role.grants.iter().cloned());
@@ -406,31 +412,49 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv, regenerate: &str) -> Stack {
         host: &cfg.app,
         vpc_id: net.vpc_id.clone(),
         security_group: app_sg,
-        profile: role.profile,
-        ami_override: ami_id,
-        key_name,
+        profile: role.profile.clone(),
+        ami_override: vars.ami_id,
+        key_name: vars.key_name,
         user_data_file: FILE_NAME,
         boot_after,
     }
     .emit(&mut stack);
 
+    app_outputs(&mut stack, cfg, &naming, &app, &db, &role, &buckets);
+    moved(&mut stack, &cfg.moved);
+    stack
+}
+
+fn app_outputs(
+    stack: &mut Stack,
+    cfg: &AppEnv,
+    naming: &Naming,
+    app: &AppInstanceOutputs,
+    db: &PostgresOutputs,
+    role: &InstanceRoleOutputs,
+    buckets: &[(BucketRole, BucketOutputs)],
+) {
     stack.output(
         "app_url",
         "URL of the FastAPI service: http://<public ip>:8000",
-        app.url,
+        app.url.clone(),
     );
     stack.output(
         "rds_endpoint",
         "Postgres endpoint as <host>:5432",
-        db.endpoint,
+        db.endpoint.clone(),
     );
-    stack.output("instance_id", "EC2 instance id of the app host", app.id);
+    stack.output(
+        "instance_id",
+        "EC2 instance id of the app host",
+        app.id.clone(),
+    );
     stack.output(
         "instance_public_ip",
         "Public IPv4 address of the app host",
-        app.public_ip,
+        app.public_ip.clone(),
     );
-    stack.output("db_host", "Postgres host name", db.host);
+    stack.output("db_host", "Postgres host name", db.host.clone());
     stack.output("ssh_user", "Login user of the app host's AMI", "ubuntu");
     stack.output(
         "region",
@@ -445,17 +469,15 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv, regenerate: &str) -> Stack {
     stack.output(
         "instance_role_arn",
         "ARN of the app instance's IAM role",
-        role.role_arn,
+        role.role_arn.clone(),
     );
-    for (role, _, out) in &buckets {
+    for (role, out) in buckets {
         stack.output(
-            &format!("bucket_{role}_name"),
-            &format!("Name of the {role} bucket"),
+            &role.output(),
+            &format!("Name of the {} bucket", role.name()),
             &out.id,
         );
     }
-    moved(&mut stack, &cfg.moved);
-    stack
 }
 
 /// The bootstrap environment: state bucket and lock table, local state.
@@ -520,13 +542,9 @@ fn ci_access<'a>(
                 env: name.clone(),
             },
             region: app.region.0.clone(),
-            buckets: [
-                &app.buckets.logs,
-                &app.buckets.artifacts,
-                &app.buckets.content,
-            ]
-            .map(|b| b.0.clone())
-            .to_vec(),
+            buckets: BucketRole::ALL
+                .map(|r| r.bucket(&app.buckets).0.clone())
+                .to_vec(),
             state_bucket: app.state.bucket.0.clone(),
             state_key: state_key(&app.project.0, name),
             lock_table: app
