@@ -266,6 +266,7 @@ as_app "${VENV_DIR}/bin/pip" install --quiet uvicorn
 ) || exit 1
 
 # 6. The systemd unit: uvicorn on 0.0.0.0:8000 as the app user, restarted on failure.
+#    ProtectHome=tmpfs: home folders look empty (not unreadable: libpq fails on an EACCES ~/.postgresql).
 #    A quoted heredoc: bash expands nothing; each value carries systemd's own quoting.
 cat > "${UNIT_FILE}" <<'UNIT'
 [Unit]
@@ -284,7 +285,7 @@ Restart=on-failure
 RestartSec=2
 NoNewPrivileges=true
 ProtectSystem=full
-ProtectHome=true
+ProtectHome=tmpfs
 PrivateTmp=true
 
 [Install]

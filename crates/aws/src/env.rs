@@ -429,6 +429,14 @@ fn bounded<'de, D: Deserializer<'de>>(d: D, lo: u32, hi: u32, what: &str) -> Res
     Ok(n)
 }
 
+/// Keys that moved: an env file that still has one is told where it went (old key, new key,
+/// why).
+pub const MOVED_KEYS: &[(&str, &str, &str)] = &[(
+    "database.protection",
+    "protection",
+    "it protects the buckets as well as the database",
+)];
+
 /// Which stack an environment file describes.
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "snake_case")]
@@ -448,6 +456,9 @@ pub struct AppEnv {
     pub kind: Kind,
     pub project: Name,
     pub region: Region,
+    /// `dev`: destroyable (no deletion protection, no final snapshot, buckets emptied on
+    /// destroy). `prod`: deletion protection, final snapshot, buckets never emptied.
+    pub protection: Protection,
     pub app: AppHost,
     pub database: Database,
     pub buckets: Buckets,
@@ -551,6 +562,10 @@ pub struct AppHost {
     /// `ubuntu-24.04` looks up the newest Canonical Ubuntu 24.04 LTS AMI; `ami-...` pins one.
     #[serde(default = "default_ami")]
     pub ami: Ami,
+    /// The AMI's login user (the `ssh_user` output). Known for `ubuntu-24.04` (`ubuntu`);
+    /// required with a pinned AMI.
+    #[serde(default)]
+    pub ssh_user: Option<LoginUser>,
     #[serde(deserialize_with = "root_volume")]
     pub root_volume_gb: u32,
     /// Who may reach the API on port 8000.
@@ -673,18 +688,25 @@ const RESERVED_USERS: &[&str] = &[
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UnixUser(pub String);
 
+/// useradd's grammar: lowercase letters, digits, `_` and `-`, starting with a letter or `_`,
+/// at most 32 characters.
+fn unix_name(s: &str, example: &str) -> Result<(), String> {
+    at_most(s, 32, "a Unix user name")?;
+    let ok = s.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+    if !ok {
+        return Err(format!(
+            "{} is not a Unix user name; use lowercase letters, digits, `_` and `-`, starting with a letter, e.g. `{example}`",
+            shown(s)
+        ));
+    }
+    Ok(())
+}
+
 impl UnixUser {
     pub fn parse(s: &str) -> Result<UnixUser, String> {
-        at_most(s, 32, "a Unix user name")?;
-        let ok = s.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
-            && s.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
-        if !ok {
-            return Err(format!(
-                "{} is not a Unix user name; use lowercase letters, digits, `_` and `-`, starting with a letter, e.g. `fastapi`",
-                shown(s)
-            ));
-        }
+        unix_name(s, "fastapi")?;
         if RESERVED_USERS.contains(&s) || s.starts_with("systemd-") {
             return Err(format!(
                 "`{s}` is root or a system account; use a user of the service's own (created unprivileged at boot), e.g. `fastapi`"
@@ -697,6 +719,45 @@ impl UnixUser {
 impl<'de> Deserialize<'de> for UnixUser {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         UnixUser::parse(&String::deserialize(d)?).map_err(de::Error::custom)
+    }
+}
+
+/// The login user of the host's AMI (`ubuntu` on Ubuntu, `admin` on Debian): a Unix user name,
+/// never root (AWS's AMIs refuse root logins).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoginUser(pub String);
+
+impl LoginUser {
+    pub fn parse(s: &str) -> Result<LoginUser, String> {
+        unix_name(s, "ubuntu")?;
+        if s == "root" {
+            return Err(
+                "`root` cannot log in on AWS's AMIs; name the AMI's login user, e.g. `ubuntu`"
+                    .into(),
+            );
+        }
+        Ok(LoginUser(s.into()))
+    }
+}
+
+impl<'de> Deserialize<'de> for LoginUser {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        LoginUser::parse(&String::deserialize(d)?).map_err(de::Error::custom)
+    }
+}
+
+/// The login user of Canonical's Ubuntu AMIs.
+pub const UBUNTU_LOGIN_USER: &str = "ubuntu";
+
+impl AppHost {
+    /// The AMI's login user: the configured one, else Ubuntu's for the Ubuntu lookup; `None`
+    /// for a pinned AMI without `ssh_user` (refused when the env file is read).
+    pub fn ssh_user(&self) -> Option<&str> {
+        match (&self.ssh_user, &self.ami) {
+            (Some(u), _) => Some(&u.0),
+            (None, Ami::Ubuntu2404) => Some(UBUNTU_LOGIN_USER),
+            (None, Ami::Pinned(_)) => None,
+        }
     }
 }
 
@@ -763,8 +824,6 @@ pub struct Database {
     pub allocated_storage_gb: u32,
     #[serde(default)]
     pub multi_az: bool,
-    /// `dev`: destroyable, no final snapshot. `prod`: deletion protection, final snapshot.
-    pub protection: Protection,
     #[serde(deserialize_with = "retention")]
     pub backup_retention_days: u32,
     /// The database created inside the instance.
@@ -830,7 +889,7 @@ impl<'de> Deserialize<'de> for DbName {
     }
 }
 
-/// How much an environment protects its data.
+/// How much an environment protects its data (the database and the buckets).
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Protection {

@@ -268,7 +268,7 @@ fn backend(env_name: &str, cfg: &AppEnv) -> Body {
 /// The app's buckets, each by its role. The buckets that log their access (artifacts and
 /// content) log it into the logs bucket, which S3 can deliver to only with SSE-S3.
 fn app_buckets(stack: &mut Stack, cfg: &AppEnv) -> Vec<(BucketRole, BucketOutputs)> {
-    let force_destroy = cfg.database.protection == Protection::Dev;
+    let force_destroy = cfg.protection == Protection::Dev;
     let account = AccountId(
         stack
             .data("aws_caller_identity", "current", Body::new())
@@ -281,7 +281,6 @@ fn app_buckets(stack: &mut Stack, cfg: &AppEnv) -> Vec<(BucketRole, BucketOutput
             encryption: role.encryption(),
             force_destroy,
             prevent_destroy: false,
-            deny_insecure_transport: true,
             accept_access_logs: accept,
         }
         .emit(stack)
@@ -357,6 +356,7 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv, regenerate: &str) -> Stack {
     let db = Postgres {
         naming: &naming,
         db: &cfg.database,
+        protection: cfg.protection,
         vpc_id: net.vpc_id.clone(),
         subnets: net.subnet_ids.clone(),
         allow_from: app_sg.clone(),
@@ -455,7 +455,9 @@ fn app_outputs(
         app.public_ip.clone(),
     );
     stack.output("db_host", "Postgres host name", db.host.clone());
-    stack.output("ssh_user", "Login user of the app host's AMI", "ubuntu");
+    if let Some(user) = cfg.app.ssh_user() {
+        stack.output("ssh_user", "Login user of the app host's AMI", user);
+    }
     stack.output(
         "region",
         "AWS region of this environment",

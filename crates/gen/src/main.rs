@@ -315,7 +315,7 @@ fn check(
             drift.push(output::Drift {
                 path: path.to_path_buf(),
                 what: format!(
-                    "a generated block (`gen graph`, `gen contract`) differs ({} bytes)",
+                    "a generated block (`gen graph`, `gen contract`, checkov) differs ({} bytes)",
                     c.new.map(|(b, _)| b.len()).unwrap_or(0)
                 ),
             });
@@ -406,6 +406,8 @@ fn readme_update(
         }
         readme::Kind::Contract => Ok(gen::contract(&cli.envs_dir, name)?.markdown()),
     })?;
+    let dir = real.parent().unwrap_or(Path::new("."));
+    let new = gen::checkov::update(path, dir, &new)?;
     Ok((new != text).then(|| commit::Change {
         target: real,
         new: Some((new.into_bytes(), mode)),
