@@ -387,22 +387,7 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv, regenerate: &str) -> Stack {
     }
     .emit(&mut stack);
 
-    let contract = Contract::new(env_name, cfg);
-    let user_data = UserData {
-        project: &cfg.project.0,
-        env: env_name,
-        app_name: &cfg.project.0,
-        app_user: &cfg.app.user.0,
-        region: &cfg.region.0,
-        ssm_prefix: naming.ssm_prefix(),
-        settings_spec: contract.settings_spec(),
-        app_port: APP_PORT,
-        asgi_app: &cfg.app.asgi_app.0,
-        health_path: &cfg.app.health_path.0,
-        regenerate,
-    };
-    stack.file(FILE_NAME, user_data.render());
-    stack.file(contract::FILE_NAME, contract.file(regenerate));
+    host_files(&mut stack, env_name, cfg, &naming, regenerate);
 
     let mut boot_after = params.addresses.clone();
     boot_after.extend(role.grants.iter().cloned());
@@ -423,6 +408,27 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv, regenerate: &str) -> Stack {
     app_outputs(&mut stack, cfg, &naming, &app, &db, &role, &buckets);
     moved(&mut stack, &cfg.moved);
     stack
+}
+
+/// The files beside the Terraform: the host's boot script and the app contract, both made from
+/// the contract (the settings the host reads, the variables the app gets).
+fn host_files(stack: &mut Stack, env_name: &str, cfg: &AppEnv, naming: &Naming, regenerate: &str) {
+    let contract = Contract::new(env_name, cfg);
+    let user_data = UserData {
+        project: &cfg.project.0,
+        env: env_name,
+        app_name: &cfg.project.0,
+        app_user: &cfg.app.user.0,
+        region: &cfg.region.0,
+        ssm_prefix: naming.ssm_prefix(),
+        settings_spec: contract.settings_spec(),
+        app_port: APP_PORT,
+        asgi_app: &cfg.app.asgi_app.0,
+        health_path: &cfg.app.health_path.0,
+        regenerate,
+    };
+    stack.file(FILE_NAME, user_data.render());
+    stack.file(contract::FILE_NAME, contract.file(regenerate));
 }
 
 fn app_outputs(
