@@ -70,10 +70,10 @@ impl CiRole {
 
 /// The token subjects a role accepts (`sub` claim).
 pub fn subjects(repo: &GithubRepo, env: &str, role: CiRole) -> Vec<String> {
-    let main = format!("repo:{}:ref:refs/heads/main", repo.0);
+    let main = format!("repo:{}:ref:refs/heads/main", repo);
     match role {
-        CiRole::Plan => vec![format!("repo:{}:pull_request", repo.0), main],
-        CiRole::Apply => vec![main, format!("repo:{}:environment:{env}", repo.0)],
+        CiRole::Plan => vec![format!("repo:{}:pull_request", repo), main],
+        CiRole::Apply => vec![main, format!("repo:{}:environment:{env}", repo)],
     }
 }
 

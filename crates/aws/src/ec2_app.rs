@@ -146,7 +146,7 @@ impl AppInstance<'_> {
     /// every zone offers every type (in us-east-1, us-east-1e has no t3), and RunInstances in
     /// such a zone fails with "Unsupported".
     fn subnets_offering_the_type(&self, stack: &mut Stack) -> SubnetIds {
-        let t = self.host.instance_type.0.as_str();
+        let t = self.host.instance_type.as_str();
         let offerings = stack.data(
             "aws_ec2_instance_type_offerings",
             "app",
@@ -252,7 +252,7 @@ impl AppInstance<'_> {
         );
         let mut body = Body::new()
             .attr("ami", ami)
-            .attr("instance_type", self.host.instance_type.0.as_str())
+            .attr("instance_type", self.host.instance_type.as_str())
             .attr("subnet_id", subnet)
             .attr(
                 "vpc_security_group_ids",
@@ -299,7 +299,7 @@ impl AppInstance<'_> {
                     "error_message",
                     format!(
                         "No default subnet lies in an Availability Zone that offers {t}. Fix: choose another app.instance_type, or add a default subnet (aws ec2 create-default-subnet) in a zone that offers {t}.",
-                        t = self.host.instance_type.0
+                        t = self.host.instance_type
                     ),
                 ),
         );

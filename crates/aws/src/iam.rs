@@ -49,14 +49,14 @@ fn deny(sid: &str, action: &str, resources: Vec<String>) -> Body {
 /// over any Allow, so this holds with `AmazonS3FullAccess` or any grant added later. The
 /// table's account is `*`: the env file does not know it, and a Deny may be broader.
 fn deny_state(state: &State) -> Vec<Body> {
-    let bucket = format!("arn:aws:s3:::{}", state.bucket.0);
+    let bucket = format!("arn:aws:s3:::{}", state.bucket);
     let mut denies = vec![deny(
         "DenyTerraformStateBucket",
         "s3:*",
         vec![bucket.clone(), format!("{bucket}/*")],
     )];
     if let Some(table) = &state.dynamodb_table {
-        let table = format!("arn:aws:dynamodb:{}:*:table/{}", state.region.0, table.0);
+        let table = format!("arn:aws:dynamodb:{}:*:table/{}", state.region, table);
         denies.push(deny(
             "DenyTerraformLockTable",
             "dynamodb:*",

@@ -43,10 +43,7 @@ fn base(project: &str, env: &str, region: &str) -> Stack {
 
 fn moved(stack: &mut Stack, moves: &[Moved]) {
     for m in moves {
-        stack.moved.push((
-            Address::resource(&m.from.kind, &m.from.name),
-            Address::resource(&m.to.kind, &m.to.name),
-        ));
+        stack.moved.push((m.from.clone(), m.to.clone()));
     }
 }
 

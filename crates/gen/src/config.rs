@@ -147,7 +147,7 @@ struct KindOnly {
 pub fn load(dir: &Path, name: &str) -> Result<Env, InputError> {
     let path = dir.join(format!("{name}.toml"));
     let file = crate::env_file(dir, name);
-    if let Err(e) = Name::parse(name, 32) {
+    if let Err(e) = Name::parse(name) {
         return err(format!("environment name `{name}`: {e}"));
     }
     let text = match std::fs::read_to_string(&path) {
@@ -199,10 +199,10 @@ fn check_app(file: &str, boot_file: &str, cfg: &AppEnv) -> Result<(), InputError
     check_ssh_user(file, &cfg.app)?;
     let b = &cfg.buckets;
     let names = [
-        ("logs", &b.logs.0),
-        ("artifacts", &b.artifacts.0),
-        ("content", &b.content.0),
-        ("state", &cfg.state.bucket.0),
+        ("logs", b.logs.as_str()),
+        ("artifacts", b.artifacts.as_str()),
+        ("content", b.content.as_str()),
+        ("state", cfg.state.bucket.as_str()),
     ];
     for (i, (ka, a)) in names.iter().enumerate() {
         if let Some((kb, _)) = names[i + 1..].iter().find(|(_, n)| n == a) {
@@ -231,18 +231,18 @@ fn check_ssh_user(file: &str, app: &aws::env::AppHost) -> Result<(), InputError>
                 "{file}: key `app.ssh_user` is missing but `app.ami` pins `{id}`, whose login user gen cannot know; fix: add `ssh_user = \"...\"` to `[app]` (`ubuntu` on Ubuntu, `admin` on Debian)"
             ))
         }
-        (Ami::Ubuntu2404, Some(u)) if u.0 != UBUNTU_LOGIN_USER => {
+        (Ami::Ubuntu2404, Some(u)) if u.as_str() != UBUNTU_LOGIN_USER => {
             return err(format!(
                 "{file}: key `app.ssh_user` is `{}` but the Ubuntu 24.04 AMI's login user is `{UBUNTU_LOGIN_USER}`; fix: remove `ssh_user` (or set it to `{UBUNTU_LOGIN_USER}`)",
-                u.0
+                u
             ))
         }
         _ => {}
     }
-    if app.ssh_user() == Some(app.user.0.as_str()) {
+    if app.ssh_user() == Some(app.user.as_str()) {
         return err(format!(
             "{file}: key `app.user` is `{}`, the AMI's login user (it has sudo); fix: run the app as a user of its own, e.g. `fastapi`",
-            app.user.0
+            app.user
         ));
     }
     Ok(())
@@ -314,10 +314,10 @@ pub fn check_against_bootstrap(
         ));
     }
     if let StateKey::Arn(key) = &s.kms_key_id {
-        if key.region != boot.region.0 {
+        if key.region() != boot.region.as_str() {
             return err(format!(
                 "{file}: key `state.kms_key_id` is in region `{}` but envs/bootstrap.toml creates the state key in `{}`; fix: use `{}`",
-                key.region, boot.region, boot.state.kms_key_alias
+                key.region(), boot.region, boot.state.kms_key_alias
             ));
         }
     }
