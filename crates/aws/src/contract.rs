@@ -112,19 +112,19 @@ impl Contract {
     /// The contract of an app environment.
     pub fn new(env_name: &str, cfg: &AppEnv) -> Contract {
         let naming = Naming {
-            project: cfg.project.0.clone(),
+            project: cfg.project.as_str().to_string(),
             env: env_name.to_string(),
         };
-        let paths = HostPaths::new(&cfg.project.0);
+        let paths = HostPaths::new(cfg.project.as_str());
         Contract {
             env: env_name.to_string(),
-            app_user: cfg.app.user.0.clone(),
+            app_user: cfg.app.user.as_str().to_string(),
             variables: variables(env_name, cfg, &paths),
             paths,
             ssm_prefix: naming.ssm_prefix(),
             port: APP_PORT,
-            asgi_app: cfg.app.asgi_app.0.clone(),
-            health_path: cfg.app.health_path.0.clone(),
+            asgi_app: cfg.app.asgi_app.as_str().to_string(),
+            health_path: cfg.app.health_path.as_str().to_string(),
             s3_access: cfg.iam.s3_access,
             role_name: naming.role_name(),
         }
@@ -398,7 +398,7 @@ fn var(name: &'static str, meaning: &'static str, source: Source) -> Var {
 fn variables(env_name: &str, cfg: &AppEnv, paths: &HostPaths) -> Vec<Var> {
     let region = || Source::Boot {
         var: "AWS_REGION",
-        value: cfg.region.0.clone(),
+        value: cfg.region.as_str().to_string(),
     };
     let mut vars = vec![
         var(
@@ -467,7 +467,7 @@ fn variables(env_name: &str, cfg: &AppEnv, paths: &HostPaths) -> Vec<Var> {
             vars.push(var(
                 name,
                 meaning,
-                Source::Value(role.bucket(&cfg.buckets).0.clone()),
+                Source::Value(role.bucket(&cfg.buckets).as_str().to_string()),
             ));
         }
     }
