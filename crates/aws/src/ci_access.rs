@@ -309,9 +309,12 @@ impl CiEnv {
                 ],
                 vec![self.role_arn(), self.profile_arn()],
             ),
+            // No managed policy is attached any more; a host role made before `full` was
+            // scoped to the env's buckets still has AmazonS3FullAccess, which the next apply
+            // detaches.
             allow(
-                "AttachOnlyS3FullAccess",
-                &["iam:AttachRolePolicy", "iam:DetachRolePolicy"],
+                "DetachOnlyS3FullAccess",
+                &["iam:DetachRolePolicy"],
                 vec![self.role_arn()],
             )
             .block(

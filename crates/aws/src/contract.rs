@@ -182,7 +182,7 @@ impl Contract {
 
     fn aws_access(&self) -> String {
         let s3 = match self.s3_access {
-            S3Access::Full => "S3: AmazonS3FullAccess",
+            S3Access::Full => "S3: every action (s3:*) on the buckets named by S3_BUCKET_* only",
             S3Access::Scoped => {
                 "S3: read, write, delete and list in the buckets named by S3_BUCKET_* only"
             }

@@ -3,7 +3,7 @@
 use tf::{Address, Body, Expr, Op, Stack, Value, Variable};
 
 use crate::buckets::{
-    AcceptAccessLogs, AccessLogging, BucketOutputs, BucketRole, LogSource, SecureBucket,
+    AcceptAccessLogs, AccessLogging, BucketOutputs, BucketRole, LogSource, Retention, SecureBucket,
 };
 use crate::ci_access::{CiEnv, GithubCi};
 use crate::contract::{self, Contract};
@@ -89,6 +89,10 @@ pub fn claims(env_name: &str, cfg: &AppEnv) -> Vec<Claim> {
     ]);
     claims
 }
+
+/// Days an expired (or deleted) access log stays as a noncurrent version before S3 deletes it:
+/// a month to undo a mistaken deletion.
+pub const LOGS_NONCURRENT_DAYS: u32 = 30;
 
 fn var(name: &Address) -> Value {
     name.whole().into()
@@ -271,7 +275,15 @@ fn app_buckets(stack: &mut Stack, cfg: &AppEnv) -> Vec<(BucketRole, BucketOutput
             .data("aws_caller_identity", "current", Body::new())
             .attr("account_id"),
     );
-    let bucket = |stack: &mut Stack, role: BucketRole, accept| {
+    let bucket = |stack: &mut Stack, role: BucketRole, accept: Option<AcceptAccessLogs>| {
+        // The logs bucket expires what S3 delivers into it; the app's buckets keep their data.
+        let retention = match &accept {
+            Some(_) => Retention {
+                current_days: Some(cfg.buckets.logs_expiration_days),
+                noncurrent_days: Some(LOGS_NONCURRENT_DAYS),
+            },
+            None => Retention::default(),
+        };
         SecureBucket {
             role: role.name(),
             name: &role.bucket(&cfg.buckets).0,
@@ -279,6 +291,7 @@ fn app_buckets(stack: &mut Stack, cfg: &AppEnv) -> Vec<(BucketRole, BucketOutput
             force_destroy,
             prevent_destroy: false,
             accept_access_logs: accept,
+            retention,
         }
         .emit(stack)
     };
@@ -356,7 +369,7 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv, regenerate: &str) -> Stack {
         protection: cfg.protection,
         vpc_id: net.vpc_id.clone(),
         subnets: net.subnet_ids.clone(),
-        allow_from: app_sg.clone(),
+        allow_from: app_sg.id.clone(),
         username: vars.db_username.clone(),
         password: vars.db_password.value.clone(),
         password_version: vars.db_password.version.clone(),
@@ -389,11 +402,13 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv, regenerate: &str) -> Stack {
     let mut boot_after = params.addresses.clone();
     boot_after.extend(role.grants.iter().cloned());
     boot_after.push(db.address.clone());
+    boot_after.push(db.ingress_from_app.clone());
+    boot_after.extend(app_sg.egress_rules.iter().cloned());
     let app = AppInstance {
         naming: &naming,
         host: &cfg.app,
         vpc_id: net.vpc_id.clone(),
-        security_group: app_sg,
+        security_group: app_sg.id,
         profile: role.profile.clone(),
         ami_override: vars.ami_id,
         key_name: vars.key_name,
@@ -498,6 +513,7 @@ pub fn bootstrap_stack(env_name: &str, cfg: &BootstrapEnv, apps: &[(String, AppE
         table: &cfg.state.dynamodb_table.0,
         key_alias: &cfg.state.kms_key_alias.0,
         prevent_destroy: cfg.state.prevent_destroy,
+        noncurrent_days: cfg.state.noncurrent_version_expiration_days,
         account: account.clone(),
     }
     .emit(&mut stack);
