@@ -124,7 +124,7 @@ impl Contract {
             ssm_prefix: naming.ssm_prefix(),
             port: APP_PORT,
             asgi_app: cfg.app.asgi_app.as_str().to_string(),
-            health_path: cfg.app.health_path.as_str().to_string(),
+            health_path: cfg.app.health_path().to_string(),
             s3_access: cfg.iam.s3_access,
             role_name: naming.role_name(),
         }

@@ -2,20 +2,70 @@
 
 use tf::{Address, Body, Expr, Op, Stack, Value, Variable};
 
+use crate::alb::{access_log_delivery, LoadBalancer};
 use crate::buckets::{
-    AcceptAccessLogs, AccessLogging, BucketOutputs, BucketRole, LogSource, Retention, SecureBucket,
+    AcceptAccessLogs, AccessLogging, Encryption, LogSource, Retention, SecureBucket,
 };
 use crate::ci_access::{CiEnv, GithubCi};
 use crate::contract::{self, Contract};
-use crate::ec2_app::{AppFirewall, AppInstance, AppInstanceOutputs, APP_PORT};
-use crate::env::{AppEnv, BootstrapEnv, Ci, Moved, Protection};
-use crate::iam::{InstanceRole, InstanceRoleOutputs};
+use crate::ec2_app::{AppFirewall, AppInstance, APP_PORT};
+use crate::env::{AppEnv, BootstrapEnv, BucketName, Ci, Moved, Protection};
+use crate::fleet::AppFleet;
+use crate::iam::InstanceRole;
 use crate::network::DefaultNetwork;
-use crate::rds::{Postgres, PostgresOutputs};
+use crate::rds::Postgres;
 use crate::settings::{AppSettings, Parameter, Setting};
 use crate::state_backend::StateBackend;
+use crate::topology::Topology;
 use crate::user_data::{UserData, FILE_NAME};
-use crate::{AccountId, Naming};
+use crate::vpc::{flow_log_delivery, FlowLogs, PrivateNetwork};
+use crate::{AccountId, Naming, SubnetIds, VpcCidr, VpcId};
+
+/// The network an env's modules are placed in.
+struct Net {
+    vpc_id: VpcId,
+    vpc_cidr: VpcCidr,
+    /// The database's subnet group.
+    db_subnets: SubnetIds,
+    /// The app hosts' subnets (load-balanced).
+    host_subnets: SubnetIds,
+    /// The load balancer's subnets (private network only).
+    public_subnets: Option<SubnetIds>,
+    /// What hosts need before they boot to reach the internet (NAT routes, S3 endpoint).
+    egress: Vec<Address>,
+}
+
+fn network(stack: &mut Stack, naming: &Naming, cfg: &AppEnv, topology: &Topology) -> Net {
+    match topology {
+        Topology::Mvp => {
+            let n = DefaultNetwork.emit(stack);
+            Net {
+                vpc_id: n.vpc_id,
+                vpc_cidr: n.vpc_cidr,
+                db_subnets: n.subnet_ids.clone(),
+                host_subnets: n.subnet_ids,
+                public_subnets: None,
+                egress: Vec::new(),
+            }
+        }
+        Topology::HighlyAvailable { net, .. } => {
+            let n = PrivateNetwork {
+                naming,
+                net,
+                region: &cfg.region.0,
+            }
+            .emit(stack);
+            Net {
+                vpc_id: n.vpc_id,
+                vpc_cidr: n.vpc_cidr,
+                db_subnets: n.private_subnets.clone(),
+                host_subnets: n.private_subnets,
+                public_subnets: Some(n.public_subnets),
+                egress: n.egress,
+            }
+        }
+    }
+}
 
 fn base(project: &str, env: &str, region: &str) -> Stack {
     let mut stack = Stack::new(crate::TERRAFORM_VERSION);
@@ -68,12 +118,12 @@ pub fn claims(env_name: &str, cfg: &AppEnv) -> Vec<Claim> {
         project: cfg.project.0.clone(),
         env: env_name.to_string(),
     };
+    let b = &cfg.buckets;
     let claim = |key, what, value: String| Claim { key, what, value };
-    let mut claims: Vec<Claim> = BucketRole::ALL
-        .into_iter()
-        .map(|r| claim(r.key(), "S3 bucket", r.bucket(&cfg.buckets).0.clone()))
-        .collect();
-    claims.extend([
+    vec![
+        claim("buckets.logs", "S3 bucket", b.logs.0.clone()),
+        claim("buckets.artifacts", "S3 bucket", b.artifacts.0.clone()),
+        claim("buckets.content", "S3 bucket", b.content.0.clone()),
         claim("project", "RDS identifier", naming.db_identifier()),
         claim("project", "IAM role name", naming.role_name()),
         claim("project", "SSM prefix", naming.ssm_prefix()),
@@ -86,8 +136,7 @@ pub fn claims(env_name: &str, cfg: &AppEnv) -> Vec<Claim> {
                 state_key(&cfg.project.0, env_name)
             ),
         ),
-    ]);
-    claims
+    ]
 }
 
 /// Days an expired (or deleted) access log stays as a noncurrent version before S3 deletes it:
@@ -164,89 +213,15 @@ fn secret(
     Secret { value, version }
 }
 
-/// The app stack's variables: secrets and per-deploy values. Secrets are ephemeral and
-/// sensitive, have no default, and reach AWS through write-only arguments only (never plan or
-/// state).
-struct AppVars {
-    db_username: tf::Ref,
-    db_password: Secret,
-    tavily: Secret,
-    gemini: Secret,
-    repo_url: Secret,
-    repo_branch: tf::Ref,
-    key_name: tf::Ref,
-    ami_id: tf::Ref,
-}
+/// The FastAPI deployment of one environment. `regenerate` is the command that regenerates its
+/// files, for the header of `user_data.sh`.
+pub fn app_stack(env_name: &str, cfg: &AppEnv, regenerate: &str) -> Stack {
+    let naming = Naming {
+        project: cfg.project.0.clone(),
+        env: env_name.to_string(),
+    };
+    let mut stack = base(&cfg.project.0, env_name, &cfg.region.0);
 
-fn optional(stack: &mut Stack, name: &str, description: &str, default: Value) -> tf::Ref {
-    stack.variable(Variable::new(name, "string", description).default(default))
-}
-
-fn app_variables(stack: &mut Stack) -> AppVars {
-    let db_username = stack.variable(
-        Variable::new("db_username", "string", "Master user name of the Postgres database")
-            .sensitive()
-            .validation(
-                regex_matches("^[a-zA-Z][a-zA-Z0-9_]{0,15}$", "db_username"),
-                "db_username must start with a letter and have at most 16 letters, digits or underscores.",
-            ),
-    );
-    let db_password = secret(
-        stack,
-        "db_password",
-        "Master password of the Postgres database (8 to 128 printable ASCII characters, no / @ \" or space)",
-        Some((
-            regex_matches(DB_PASSWORD_PATTERN, "db_password"),
-            "db_password must have 8 to 128 printable ASCII characters other than / \" @ and space (the RDS rule for Postgres).",
-        )),
-    );
-    let tavily = secret(
-        stack,
-        "tavily_api_key",
-        "Tavily API key, stored as an SSM SecureString",
-        None,
-    );
-    let gemini = secret(
-        stack,
-        "gemini_api_key",
-        "Gemini API key, stored as an SSM SecureString",
-        None,
-    );
-    // The URL may carry a token (https://user:token@host/...): a secret like the others.
-    let repo_url = secret(
-        stack,
-        "app_repo_url",
-        "Git URL of the FastAPI app the instance clones (may carry a token), stored as an SSM SecureString",
-        None,
-    );
-    AppVars {
-        db_username,
-        db_password,
-        tavily,
-        gemini,
-        repo_url,
-        repo_branch: optional(
-            stack,
-            "app_repo_branch",
-            "Branch of the app repository to deploy",
-            "main".into(),
-        ),
-        key_name: optional(
-            stack,
-            "ssh_key_name",
-            "EC2 key pair for SSH (null: no key pair)",
-            Value::Null,
-        ),
-        ami_id: optional(
-            stack,
-            "ami_id",
-            "AMI id that overrides the env's AMI choice (null: use the env's)",
-            Value::Null,
-        ),
-    }
-}
-
-fn backend(env_name: &str, cfg: &AppEnv) -> Body {
     let mut backend = Body::new()
         .attr("bucket", cfg.state.bucket.0.as_str())
         .attr("key", state_key(&cfg.project.0, env_name))
@@ -263,31 +238,102 @@ fn backend(env_name: &str, cfg: &AppEnv) -> Body {
     if cfg.state.lock.lockfile() {
         backend.set("use_lockfile", true);
     }
-    backend
-}
+    stack.backend = Some(("s3".into(), backend));
 
-/// The app's buckets, each by its role. The buckets that log their access (artifacts and
-/// content) log it into the logs bucket, which S3 can deliver to only with SSE-S3.
-fn app_buckets(stack: &mut Stack, cfg: &AppEnv) -> Vec<(BucketRole, BucketOutputs)> {
+    // Variables: secrets and per-deploy values. Secrets are ephemeral and sensitive, have no
+    // default, and reach AWS through write-only arguments only (never plan or state).
+    let db_username = stack.variable(
+        Variable::new("db_username", "string", "Master user name of the Postgres database").sensitive().validation(
+            Expr::call("can", [Expr::call("regex", ["^[a-zA-Z][a-zA-Z0-9_]{0,15}$".into(), Address::Var("db_username".into()).whole().into()]).into()]),
+            "db_username must start with a letter and have at most 16 letters, digits or underscores.",
+        ),
+    );
+    let db_password = secret(
+        &mut stack,
+        "db_password",
+        "Master password of the Postgres database (8 to 128 printable ASCII characters, no / @ \" or space)",
+        Some((
+            regex_matches(DB_PASSWORD_PATTERN, "db_password"),
+            "db_password must have 8 to 128 printable ASCII characters other than / \" @ and space (the RDS rule for Postgres).",
+        )),
+    );
+    let tavily = secret(
+        &mut stack,
+        "tavily_api_key",
+        "Tavily API key, stored as an SSM SecureString",
+        None,
+    );
+    let gemini = secret(
+        &mut stack,
+        "gemini_api_key",
+        "Gemini API key, stored as an SSM SecureString",
+        None,
+    );
+    // The URL may carry a token (https://user:token@host/...): a secret like the others.
+    let repo_url = secret(
+        &mut stack,
+        "app_repo_url",
+        "Git URL of the FastAPI app the instance clones (may carry a token), stored as an SSM SecureString",
+        None,
+    );
+    let repo_branch = stack.variable(
+        Variable::new(
+            "app_repo_branch",
+            "string",
+            "Branch of the app repository to deploy",
+        )
+        .default("main"),
+    );
+    let ami_id = stack.variable(
+        Variable::new(
+            "ami_id",
+            "string",
+            "AMI id that overrides the env's AMI choice (null: use the env's)",
+        )
+        .default(Value::Null),
+    );
+
+    let topology = cfg
+        .topology()
+        .expect("[network] and [serving] are checked when the env file is read");
+    let net = network(&mut stack, &naming, cfg, &topology);
+    let alb_sg = match &topology {
+        Topology::Mvp => None,
+        Topology::HighlyAvailable { .. } => Some(LoadBalancer::security_group(
+            &naming,
+            &net.vpc_id,
+            &mut stack,
+        )),
+    };
+    let app_sg = AppFirewall {
+        naming: &naming,
+        host: &cfg.app,
+        vpc_id: net.vpc_id.clone(),
+        vpc_cidr: net.vpc_cidr.clone(),
+        load_balancer: alb_sg.clone(),
+    }
+    .emit(&mut stack);
+
     let force_destroy = cfg.protection == Protection::Dev;
     let account = AccountId(
         stack
             .data("aws_caller_identity", "current", Body::new())
             .attr("account_id"),
     );
-    let bucket = |stack: &mut Stack, role: BucketRole, accept: Option<AcceptAccessLogs>| {
+    let b = &cfg.buckets;
+    let bucket = |stack: &mut Stack, role, name: &BucketName, encryption, accept| {
         // The logs bucket expires what S3 delivers into it; the app's buckets keep their data.
         let retention = match &accept {
             Some(_) => Retention {
-                current_days: Some(cfg.buckets.logs_expiration_days),
+                current_days: Some(b.logs_expiration_days),
                 noncurrent_days: Some(LOGS_NONCURRENT_DAYS),
             },
             None => Retention::default(),
         };
         SecureBucket {
-            role: role.name(),
-            name: &role.bucket(&cfg.buckets).0,
-            encryption: role.encryption(),
+            role,
+            name: &name.0,
+            encryption,
             force_destroy,
             prevent_destroy: false,
             accept_access_logs: accept,
@@ -295,136 +341,124 @@ fn app_buckets(stack: &mut Stack, cfg: &AppEnv) -> Vec<(BucketRole, BucketOutput
         }
         .emit(stack)
     };
-    let mut out: Vec<(BucketRole, BucketOutputs)> = BucketRole::ALL
-        .into_iter()
-        .filter(|r| r.logs_access())
-        .map(|r| (r, bucket(stack, r, None)))
-        .collect();
+    let artifacts = bucket(
+        &mut stack,
+        "artifacts",
+        &b.artifacts,
+        Encryption::KmsAwsManaged,
+        None,
+    );
+    let content = bucket(
+        &mut stack,
+        "content",
+        &b.content,
+        Encryption::KmsAwsManaged,
+        None,
+    );
+    // The content and artifacts buckets log their access into the logs bucket, which S3 can
+    // deliver to only with SSE-S3 default encryption.
+    let sources = [("artifacts", &artifacts), ("content", &content)];
+    let logs_arn = Address::resource("aws_s3_bucket", "logs").attr("arn");
+    let deliveries = match &topology {
+        Topology::Mvp => Vec::new(),
+        Topology::HighlyAvailable { .. } => {
+            let mut d = vec![access_log_delivery(&mut stack, &logs_arn, &account)];
+            d.extend(flow_log_delivery(&logs_arn, &account, &cfg.region.0));
+            d
+        }
+    };
     let accept = AcceptAccessLogs {
         account,
-        sources: out
+        deliveries,
+        sources: sources
             .iter()
-            .map(|(role, o)| LogSource {
-                role: role.name().to_string(),
-                arn: o.arn.clone(),
+            .map(|(role, out)| LogSource {
+                role: role.to_string(),
+                arn: out.arn.clone(),
             })
             .collect(),
     };
-    let logs = bucket(stack, BucketRole::Logs, Some(accept));
-    for (role, source) in &out {
+    let logs = bucket(
+        &mut stack,
+        "logs",
+        &b.logs,
+        Encryption::S3Managed,
+        Some(accept),
+    );
+    for (role, source) in sources {
         AccessLogging {
-            role: role.name(),
+            role,
             source,
             target: &logs,
         }
-        .emit(stack);
+        .emit(&mut stack);
     }
-    out.push((BucketRole::Logs, logs));
-    out.sort_by_key(|(r, _)| *r);
-    out
-}
-
-/// Every SSM parameter of the app, by its setting.
-fn parameters(cfg: &AppEnv, db: &PostgresOutputs, vars: &AppVars) -> Vec<Parameter> {
-    Setting::ALL
-        .into_iter()
-        .map(|s| match s {
-            Setting::DbHost => stored(s, (&db.host).into()),
-            Setting::DbPort => stored(s, Expr::call("tostring", [db.port.clone().into()]).into()),
-            Setting::DbName => stored(s, cfg.database.db_name.0.as_str().into()),
-            Setting::DbUsername => stored(s, var(&vars.db_username.addr)),
-            Setting::DbPassword => write_only(s, &vars.db_password),
-            Setting::TavilyApiKey => write_only(s, &vars.tavily),
-            Setting::GeminiApiKey => write_only(s, &vars.gemini),
-            Setting::RepoUrl => write_only(s, &vars.repo_url),
-            Setting::RepoBranch => stored(s, var(&vars.repo_branch.addr)),
-        })
-        .collect()
-}
-
-/// The FastAPI deployment of one environment. `regenerate` is the command that regenerates its
-/// files, for the header of `user_data.sh` and the app contract.
-pub fn app_stack(env_name: &str, cfg: &AppEnv, regenerate: &str) -> Stack {
-    let naming = Naming {
-        project: cfg.project.0.clone(),
-        env: env_name.to_string(),
-    };
-    let mut stack = base(&cfg.project.0, env_name, &cfg.region.0);
-    stack.backend = Some(("s3".into(), backend(env_name, cfg)));
-    let vars = app_variables(&mut stack);
-
-    let net = DefaultNetwork.emit(&mut stack);
-    let app_sg = AppFirewall {
-        naming: &naming,
-        host: &cfg.app,
-        vpc_id: net.vpc_id.clone(),
-        vpc_cidr: net.vpc_cidr.clone(),
+    if let Topology::HighlyAvailable { .. } = &topology {
+        FlowLogs {
+            naming: &naming,
+            vpc_id: net.vpc_id.clone(),
+            logs_bucket: logs.arn.clone(),
+            bucket_policy: Some(logs.policy.clone()),
+        }
+        .emit(&mut stack);
     }
-    .emit(&mut stack);
-    let buckets = app_buckets(&mut stack, cfg);
+    let logs_id = logs.id.clone();
+    let logs_policy = Some(logs.policy.clone());
+    let buckets = vec![
+        ("logs", &b.logs, logs),
+        ("artifacts", &b.artifacts, artifacts),
+        ("content", &b.content, content),
+    ];
+    // The app's own buckets. The logs bucket belongs to S3's log delivery: the app is not told
+    // about it, and a scoped role may neither write nor delete access logs.
+    let app_buckets: Vec<_> = buckets
+        .iter()
+        .filter(|(role, _, _)| *role != "logs")
+        .collect();
 
     let db = Postgres {
         naming: &naming,
         db: &cfg.database,
         protection: cfg.protection,
         vpc_id: net.vpc_id.clone(),
-        subnets: net.subnet_ids.clone(),
+        subnets: net.db_subnets.clone(),
         allow_from: app_sg.id.clone(),
-        username: vars.db_username.clone(),
-        password: vars.db_password.value.clone(),
-        password_version: vars.db_password.version.clone(),
+        username: db_username.clone(),
+        password: db_password.value.clone(),
+        password_version: db_password.version.clone(),
     }
     .emit(&mut stack);
 
-    let params = AppSettings {
+    // Every SSM parameter of the app, by its setting.
+    let parameters = Setting::ALL
+        .into_iter()
+        .map(|s| match s {
+            Setting::DbHost => stored(s, (&db.host).into()),
+            Setting::DbPort => stored(s, Expr::call("tostring", [db.port.clone().into()]).into()),
+            Setting::DbName => stored(s, cfg.database.db_name.0.as_str().into()),
+            Setting::DbUsername => stored(s, var(&db_username.addr)),
+            Setting::DbPassword => write_only(s, &db_password),
+            Setting::TavilyApiKey => write_only(s, &tavily),
+            Setting::GeminiApiKey => write_only(s, &gemini),
+            Setting::RepoUrl => write_only(s, &repo_url),
+            Setting::RepoBranch => stored(s, var(&repo_branch.addr)),
+        })
+        .collect();
+    let settings = AppSettings {
         naming: &naming,
-        parameters: parameters(cfg, &db, &vars),
-    }
-    .emit(&mut stack);
+        parameters,
+    };
+    let params = settings.emit(&mut stack);
 
-    // The logs bucket belongs to S3's log delivery: a scoped role may neither write nor delete
-    // access logs.
     let role = InstanceRole {
         naming: &naming,
         s3_access: cfg.iam.s3_access,
-        buckets: buckets
-            .iter()
-            .filter(|(r, _)| r.for_app())
-            .map(|(_, o)| o.arn.clone())
-            .collect(),
+        buckets: app_buckets.iter().map(|(_, _, o)| o.arn.clone()).collect(),
         parameters: params.arns.clone(),
         state: &cfg.state,
     }
     .emit(&mut stack);
 
-    host_files(&mut stack, env_name, cfg, &naming, regenerate);
-
-    let mut boot_after = params.addresses.clone();
-    boot_after.extend(role.grants.iter().cloned());
-    boot_after.push(db.address.clone());
-    boot_after.push(db.ingress_from_app.clone());
-    boot_after.extend(app_sg.egress_rules.iter().cloned());
-    let app = AppInstance {
-        naming: &naming,
-        host: &cfg.app,
-        vpc_id: net.vpc_id.clone(),
-        security_group: app_sg.id,
-        profile: role.profile.clone(),
-        ami_override: vars.ami_id,
-        key_name: vars.key_name,
-        user_data_file: FILE_NAME,
-        boot_after,
-    }
-    .emit(&mut stack);
-
-    app_outputs(&mut stack, cfg, &naming, &app, &db, &role, &buckets);
-    moved(&mut stack, &cfg.moved);
-    stack
-}
-
-/// The files beside the Terraform: the host's boot script and the app contract, both made from
-/// the contract (the settings the host reads, the variables the app gets).
-fn host_files(stack: &mut Stack, env_name: &str, cfg: &AppEnv, naming: &Naming, regenerate: &str) {
     let contract = Contract::new(env_name, cfg);
     let user_data = UserData {
         project: &cfg.project.0,
@@ -436,46 +470,117 @@ fn host_files(stack: &mut Stack, env_name: &str, cfg: &AppEnv, naming: &Naming, 
         settings_spec: contract.settings_spec(),
         app_port: APP_PORT,
         asgi_app: &cfg.app.asgi_app.0,
-        health_path: &cfg.app.health_path.0,
+        health_path: cfg.app.health_path(),
         regenerate,
     };
     stack.file(FILE_NAME, user_data.render());
     stack.file(contract::FILE_NAME, contract.file(regenerate));
-}
 
-fn app_outputs(
-    stack: &mut Stack,
-    cfg: &AppEnv,
-    naming: &Naming,
-    app: &AppInstanceOutputs,
-    db: &PostgresOutputs,
-    role: &InstanceRoleOutputs,
-    buckets: &[(BucketRole, BucketOutputs)],
-) {
-    stack.output(
-        "app_url",
-        "URL of the FastAPI service: http://<public ip>:8000",
-        app.url.clone(),
-    );
+    let mut boot_after = params.addresses.clone();
+    boot_after.extend(role.grants.iter().cloned());
+    boot_after.push(db.address.clone());
+    boot_after.extend(net.egress.iter().cloned());
+    boot_after.push(db.ingress_from_app.clone());
+    boot_after.extend(app_sg.egress_rules.iter().cloned());
+    match &topology {
+        Topology::Mvp => {
+            let key_name = stack.variable(
+                Variable::new(
+                    "ssh_key_name",
+                    "string",
+                    "EC2 key pair for SSH (null: no key pair)",
+                )
+                .default(Value::Null),
+            );
+            let app = AppInstance {
+                naming: &naming,
+                host: &cfg.app,
+                vpc_id: net.vpc_id.clone(),
+                security_group: app_sg.id,
+                profile: role.profile.clone(),
+                ami_override: ami_id,
+                key_name,
+                user_data_file: FILE_NAME,
+                boot_after,
+            }
+            .emit(&mut stack);
+            stack.output(
+                "app_url",
+                "URL of the FastAPI service: http://<public ip>:8000",
+                app.url,
+            );
+            stack.output("instance_id", "EC2 instance id of the app host", app.id);
+            stack.output(
+                "instance_public_ip",
+                "Public IPv4 address of the app host",
+                app.public_ip,
+            );
+            if let Some(user) = cfg.app.ssh_user() {
+                stack.output("ssh_user", "Login user of the app host's AMI", user);
+            }
+        }
+        Topology::HighlyAvailable { fleet, .. } => {
+            let lb = LoadBalancer {
+                naming: &naming,
+                fleet,
+                vpc_id: net.vpc_id.clone(),
+                public_subnets: net
+                    .public_subnets
+                    .clone()
+                    .expect("a private network has public subnets"),
+                ingress_cidrs: &cfg.app.http_ingress_cidrs,
+                app_port: APP_PORT,
+                health_path: cfg.app.health_path(),
+                deletion_protection: cfg.protection == Protection::Prod,
+                logs_bucket: logs_id,
+                logs_policy,
+                security_group: alb_sg.expect("made above for load-balanced envs"),
+            }
+            .emit(&mut stack, &app_sg.id);
+            let hosts = AppFleet {
+                naming: &naming,
+                host: &cfg.app,
+                fleet,
+                subnets: net.host_subnets.clone(),
+                security_group: app_sg.id,
+                profile: role.profile.clone(),
+                role_name: role.role_name.clone(),
+                target_group: lb.target_group_arn.clone(),
+                ami_override: ami_id,
+                user_data_file: FILE_NAME,
+                boot_after,
+            }
+            .emit(&mut stack);
+            stack.output(
+                "app_url",
+                "URL of the FastAPI service: https://<serving.domain>, through the load balancer",
+                lb.url,
+            );
+            stack.output(
+                "alb_dns_name",
+                "DNS name of the load balancer (point serving.domain at it when Route 53 does not)",
+                lb.dns_name,
+            );
+            stack.output(
+                "autoscaling_group_name",
+                "Name of the app hosts' Auto Scaling group (aws autoscaling start-instance-refresh rolls them)",
+                hosts.group_name,
+            );
+            if let Some(records) = lb.validation_records {
+                stack.output(
+                    "certificate_validation_records",
+                    "The DNS record that validates the certificate: add it to serving.domain's zone (apply waits for it)",
+                    records,
+                );
+            }
+        }
+    }
     stack.output(
         "rds_endpoint",
         "Postgres endpoint as <host>:5432",
-        db.endpoint.clone(),
+        db.endpoint,
     );
-    stack.output(
-        "instance_id",
-        "EC2 instance id of the app host",
-        app.id.clone(),
-    );
-    stack.output(
-        "instance_public_ip",
-        "Public IPv4 address of the app host",
-        app.public_ip.clone(),
-    );
-    stack.output("db_host", "Postgres host name", db.host.clone());
-    if let Some(user) = cfg.app.ssh_user() {
-        stack.output("ssh_user", "Login user of the app host's AMI", user);
-    }
+    stack.output("db_host", "Postgres host name", db.host);
     stack.output(
         "region",
         "AWS region of this environment",
@@ -489,15 +594,17 @@ fn app_outputs(
     stack.output(
         "instance_role_arn",
         "ARN of the app instance's IAM role",
-        role.role_arn.clone(),
+        role.role_arn,
     );
-    for (role, out) in buckets {
+    for (role, _, out) in &buckets {
         stack.output(
-            &role.output(),
-            &format!("Name of the {} bucket", role.name()),
+            &format!("bucket_{role}_name"),
+            &format!("Name of the {role} bucket"),
             &out.id,
         );
     }
+    moved(&mut stack, &cfg.moved);
+    stack
 }
 
 /// The bootstrap environment: state bucket and lock table, local state.
@@ -563,9 +670,13 @@ fn ci_access<'a>(
                 env: name.clone(),
             },
             region: app.region.0.clone(),
-            buckets: BucketRole::ALL
-                .map(|r| r.bucket(&app.buckets).0.clone())
-                .to_vec(),
+            buckets: [
+                &app.buckets.logs,
+                &app.buckets.artifacts,
+                &app.buckets.content,
+            ]
+            .map(|b| b.0.clone())
+            .to_vec(),
             state_bucket: app.state.bucket.0.clone(),
             state_key: state_key(&app.project.0, name),
             lock_table: app
