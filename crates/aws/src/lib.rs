@@ -8,6 +8,7 @@ pub mod alarms;
 pub mod alb;
 pub mod buckets;
 pub mod ci_access;
+pub mod contract;
 pub mod cost;
 pub mod ec2_app;
 pub mod env;

@@ -224,12 +224,6 @@ pub fn render(env: &str, doc: &Document, schema: &Schema, format: GraphFormat) -
     s
 }
 
-/// Markers of a README block that `gen` keeps current: `<!-- gen graph ENV -->` ... `<!-- end gen graph -->`.
-pub fn readme_marker(env: &str) -> String {
-    format!("<!-- gen graph {env} -->")
-}
-pub const README_END: &str = "<!-- end gen graph -->";
-
 #[cfg(test)]
 mod tests {
     use super::*;

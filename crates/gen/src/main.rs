@@ -85,6 +85,23 @@ enum Cmd {
     /// changes with `diff`'s flags, the plan's actions cross-checked against them (--plan), and
     /// the base and head commits. Exit 0: no mismatch; 1: the plan disagrees with the flags.
     Review(ReviewArgs),
+    /// What the host gives an app environment's FastAPI app and expects from it: the port, the
+    /// ASGI and health paths, where requirements.txt must be, every environment variable (its
+    /// meaning, whether it is a secret), AWS credentials and database TLS.
+    Contract(ContractArgs),
+}
+
+#[derive(Args, Debug)]
+struct ContractArgs {
+    /// The app environment.
+    #[arg(short, long = "env", value_name = "ENV")]
+    env: String,
+    /// Machine-readable output (what generated/<ENV>/app_contract.json holds).
+    #[arg(long)]
+    json: bool,
+    /// Folder of the environment files.
+    #[arg(long, value_name = "DIR", default_value = "envs")]
+    envs_dir: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -314,7 +331,7 @@ fn check(
             drift.push(output::Drift {
                 path: path.to_path_buf(),
                 what: format!(
-                    "a generated block (`gen graph`, `gen cost`, checkov) differs ({} bytes)",
+                    "a generated block (`gen graph`, `gen contract`, `gen cost`, checkov) differs ({} bytes)",
                     c.new.map(|(b, _)| b.len()).unwrap_or(0)
                 ),
             });
@@ -393,20 +410,23 @@ fn readme_update(
         ))
     })?;
     let known = config::list(&cli.envs_dir)?;
-    // Each env's document is built once, however many blocks show it.
-    let mut docs: std::collections::BTreeMap<String, Document> = Default::default();
-    let new = readme::update(path, &text, &known, names, |section, name| {
-        if !docs.contains_key(name) {
+    let new = readme::update(path, &text, &known, names, |kind, name| match kind {
+        readme::Kind::Graph => {
             let doc = Document::from_stack(&gen::stack(&cli.envs_dir, name)?);
-            docs.insert(name.to_string(), doc);
+            Ok(readme::mermaid_block(&gen::graph::render(
+                name,
+                &doc,
+                PROVIDER,
+                GraphFormat::Mermaid,
+            )))
         }
-        let doc = &docs[name];
-        Ok(match section {
-            readme::Section::Graph => gen::graph::render(name, doc, PROVIDER, GraphFormat::Mermaid),
-            readme::Section::Cost => gen::cost::of_doc(doc)
-                .map_err(|e| InputError(format!("{}: cost of `{name}`: {e}", path.display())))?
-                .render_text(name),
-        })
+        readme::Kind::Contract => Ok(gen::contract(&cli.envs_dir, name)?.markdown()),
+        readme::Kind::Cost => {
+            let doc = Document::from_stack(&gen::stack(&cli.envs_dir, name)?);
+            let e = gen::cost::of_doc(&doc)
+                .map_err(|e| InputError(format!("{}: cost of `{name}`: {e}", path.display())))?;
+            Ok(format!("```text\n{}```\n", e.render_text(name)))
+        }
     })?;
     let dir = real.parent().unwrap_or(Path::new("."));
     let new = gen::checkov::update(path, dir, &new)?;
@@ -573,9 +593,29 @@ fn cost(args: CostArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn contract(args: ContractArgs) -> anyhow::Result<ExitCode> {
+    let c = gen::contract(&args.envs_dir, &args.env)
+        .with_context(|| format!("cannot state the contract of `{}`", args.env))?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&c.to_json()).expect("serializable")
+        );
+    } else {
+        println!(
+            "# The app contract of `{}` ({})\n",
+            args.env,
+            env_file(&args.envs_dir, &args.env)
+        );
+        print!("{}", c.markdown());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.cmd {
+        Some(Cmd::Contract(a)) => contract(a),
         Some(Cmd::Diff(a)) => diff(a),
         Some(Cmd::Graph(a)) => graph(a),
         Some(Cmd::Cost(a)) => cost(a),

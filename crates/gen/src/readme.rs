@@ -1,115 +1,119 @@
-//! The README's generated blocks, found strictly (a missing or mangled marker is an error,
-//! never a silent skip) and regenerated: the diagrams (`gen graph`, at least one) and the cost
-//! estimates (`gen cost`, optional).
+//! The README's generated blocks: the architecture diagram of an env (`gen graph`) and its app
+//! contract (`gen contract`). Found strictly (a missing or mangled marker is an error, never a
+//! silent skip) and regenerated.
 
 use std::path::Path;
 
 use crate::config::InputError;
-use crate::graph::{readme_marker, README_END};
 
-/// What a README block holds.
+/// What a block holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Section {
-    /// `gen graph ENV`: the Mermaid diagram.
+pub enum Kind {
+    /// `gen graph ENV` as Mermaid. A README must have at least one.
     Graph,
-    /// `gen cost ENV`: the monthly estimate.
+    /// `gen contract ENV`: the app contract (optional, strict when present).
+    Contract,
+    /// `gen cost ENV`: the monthly estimate (optional, strict when present).
     Cost,
 }
 
-/// The end marker of cost blocks.
-pub const COST_END: &str = "<!-- end gen cost -->";
+impl Kind {
+    const ALL: [Kind; 3] = [Kind::Graph, Kind::Contract, Kind::Cost];
 
-impl Section {
     fn word(self) -> &'static str {
         match self {
-            Section::Graph => "gen graph",
-            Section::Cost => "gen cost",
+            Kind::Graph => "graph",
+            Kind::Contract => "contract",
+            Kind::Cost => "cost",
         }
     }
-    /// The start marker of `env`'s block.
+
+    /// The start marker of a block of `env`: `<!-- gen graph ENV -->`.
     pub fn start(self, env: &str) -> String {
-        match self {
-            Section::Graph => readme_marker(env),
-            Section::Cost => format!("<!-- gen cost {env} -->"),
-        }
+        format!("<!-- gen {} {env} -->", self.word())
     }
-    /// The end marker.
-    pub fn end(self) -> &'static str {
-        match self {
-            Section::Graph => README_END,
-            Section::Cost => COST_END,
-        }
+
+    /// The end marker: `<!-- end gen graph -->`.
+    pub fn end(self) -> String {
+        format!("<!-- end gen {} -->", self.word())
     }
-    fn fence(self) -> &'static str {
-        match self {
-            Section::Graph => "mermaid",
-            Section::Cost => "text",
-        }
+
+    /// The kind a marker-looking line belongs to: an HTML comment naming `gen <kind>`.
+    fn of_line(line: &str) -> Option<Kind> {
+        let gen = line.contains("<!--");
+        Kind::ALL
+            .into_iter()
+            .find(|k| gen && line.contains(&format!("gen {}", k.word())))
+    }
+
+    fn env_of(self, line: &str) -> Option<&str> {
+        let prefix = format!("<!-- gen {} ", self.word());
+        let env = line.strip_prefix(&prefix)?.strip_suffix(" -->")?;
+        let ok = !env.is_empty()
+            && env
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        ok.then_some(env)
     }
 }
 
-/// One generated block: the env it shows and the line of its start marker (1-based).
+/// One block: what it holds, the env it shows, the lines of its markers (1-based).
 #[derive(Debug, PartialEq, Eq)]
 pub struct Block {
+    pub kind: Kind,
     pub env: String,
     pub line: usize,
+    pub end_line: usize,
 }
 
-fn env_of(line: &str, section: Section) -> Option<&str> {
-    let env = line
-        .strip_prefix("<!-- ")?
-        .strip_prefix(section.word())?
-        .strip_prefix(' ')?
-        .strip_suffix(" -->")?;
-    let ok = !env.is_empty()
-        && env
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    ok.then_some(env)
-}
-
-/// The graph blocks of a README (see [`blocks_of`]); there must be at least one.
+/// The blocks of a README. Every line that looks like a marker (an HTML comment naming
+/// `gen graph` or `gen contract`) must be exactly a start marker of a known env or the end
+/// marker of its kind, in pairs, never nested; there must be at least one graph block.
 pub fn blocks(path: &Path, text: &str, known: &[String]) -> Result<Vec<Block>, InputError> {
-    blocks_of(path, text, known, Section::Graph)
-}
-
-/// The blocks of one section. Every line that looks like one of its markers (an HTML comment
-/// naming `gen graph` / `gen cost`) must be exactly a start marker of a known env or the end
-/// marker, in pairs. Graph blocks must exist; cost blocks are optional.
-pub fn blocks_of(
-    path: &Path,
-    text: &str,
-    known: &[String],
-    section: Section,
-) -> Result<Vec<Block>, InputError> {
-    let (word, end) = (section.word(), section.end());
-    let what = match section {
-        Section::Graph => "graph",
-        Section::Cost => "cost",
-    };
-    let err = |line: usize, what: String| {
+    let err = |line: usize, kind: Kind, what: String| {
         InputError(format!(
-            "{}:{line}: {what}; fix: each block is a line `{}`, the block, and a line `{end}` (or pass --no-readme)",
+            "{}:{line}: {what}; fix: each block is a line `{}`, its content, and a line `{}` (or pass --no-readme)",
             path.display(),
-            section.start("ENV")
+            kind.start("ENV"),
+            kind.end()
         ))
     };
     let mut out: Vec<Block> = Vec::new();
     let mut open: Option<Block> = None;
     for (i, raw) in text.lines().enumerate() {
         let (n, line) = (i + 1, raw.trim());
-        if !(line.contains("<!--") && line.contains(word)) {
+        let Some(kind) = Kind::of_line(line) else {
             continue;
-        }
+        };
+        let (word, end) = (kind.word(), kind.end());
         if line == end {
             match open.take() {
-                Some(b) => out.push(b),
-                None => return Err(err(n, format!("`{end}` with no {what} marker before it"))),
+                Some(b) if b.kind == kind => out.push(Block { end_line: n, ..b }),
+                Some(b) => {
+                    return Err(err(
+                        n,
+                        kind,
+                        format!(
+                            "`{end}` inside the {} block started on line {}",
+                            b.kind.word(),
+                            b.line
+                        ),
+                    ))
+                }
+                None => {
+                    return Err(err(
+                        n,
+                        kind,
+                        format!("`{end}` with no {word} marker before it"),
+                    ))
+                }
             }
-        } else if let Some(env) = env_of(line, section) {
+        } else if let Some(env) = kind.env_of(line) {
             if let Some(b) = &open {
+                let end = b.kind.end();
                 return Err(err(
                     n,
+                    kind,
                     format!(
                         "`{line}` inside the `{}` block started on line {} (no `{end}` between)",
                         b.env, b.line
@@ -119,79 +123,85 @@ pub fn blocks_of(
             if !known.iter().any(|k| k == env) {
                 return Err(err(
                     n,
+                    kind,
                     format!(
                         "`{line}` names no environment (known: {})",
                         known.join(", ")
                     ),
                 ));
             }
-            if let Some(b) = out.iter().find(|b| b.env == env) {
+            if let Some(b) = out.iter().find(|b| b.kind == kind && b.env == env) {
                 return Err(err(
                     n,
+                    kind,
                     format!(
-                        "a second {what} block for `{env}` (the first is on line {})",
+                        "a second {word} block for `{env}` (the first is on line {})",
                         b.line
                     ),
                 ));
             }
             open = Some(Block {
+                kind,
                 env: env.to_string(),
                 line: n,
+                end_line: 0,
             });
         } else {
-            return Err(err(n, format!("`{line}` is not a {what} marker")));
+            return Err(err(n, kind, format!("`{line}` is not a {word} marker")));
         }
     }
     if let Some(b) = open {
         return Err(err(
             b.line,
-            format!("`{}` has no `{end}` after it", section.start(&b.env)),
+            b.kind,
+            format!(
+                "`{}` has no `{}` after it",
+                b.kind.start(&b.env),
+                b.kind.end()
+            ),
         ));
     }
-    if out.is_empty() && section == Section::Graph {
+    if !out.iter().any(|b| b.kind == Kind::Graph) {
         return Err(InputError(format!(
-            "{}: no graph block (a line `{}`, then `{README_END}`){}; fix: add one, restore the file (git checkout), or pass --no-readme",
+            "{}: no graph block (a line `{}`, then `{}`){}; fix: add one, restore the file (git checkout), or pass --no-readme",
             path.display(),
-            readme_marker("ENV"),
+            Kind::Graph.start("ENV"),
+            Kind::Graph.end(),
             if text.is_empty() { "; the file is empty" } else { "" }
         )));
     }
     Ok(out)
 }
 
-/// `text` with the block of `env` in `section` holding `body` (in a fenced code block).
-fn replace(text: &str, section: Section, env: &str, body: &str) -> Option<String> {
-    let start = section.start(env);
-    let at = text.find(&start)?;
-    let body_start = at + start.len();
-    let end = body_start + text[body_start..].find(section.end())?;
-    Some(format!(
-        "{}\n```{}\n{body}```\n{}",
-        &text[..body_start],
-        section.fence(),
-        &text[end..]
-    ))
-}
-
-/// The README with the blocks of `envs` regenerated: `render(section, env)` gives a block's
-/// contents.
+/// The README with the blocks of `envs` regenerated: `render(kind, env)` gives a block's
+/// content (whole lines).
 pub fn update(
     path: &Path,
     text: &str,
     known: &[String],
     envs: &[String],
-    mut render: impl FnMut(Section, &str) -> Result<String, InputError>,
+    mut render: impl FnMut(Kind, &str) -> Result<String, InputError>,
 ) -> Result<String, InputError> {
-    let mut new = text.to_string();
-    for section in [Section::Graph, Section::Cost] {
-        for b in blocks_of(path, text, known, section)? {
-            if envs.contains(&b.env) {
-                new = replace(&new, section, &b.env, &render(section, &b.env)?)
-                    .expect("blocks_of() found the markers");
-            }
+    let found = blocks(path, text, known)?;
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let mut new = String::with_capacity(text.len());
+    let mut next = 0; // the first line (0-based) not yet copied
+    for b in found.iter().filter(|b| envs.contains(&b.env)) {
+        // Keep up to and including the start marker, then the content, then the end marker on.
+        new.extend(lines[next..b.line].iter().copied());
+        if !new.ends_with('\n') {
+            new.push('\n');
         }
+        new.push_str(&render(b.kind, &b.env)?);
+        next = b.end_line - 1;
     }
+    new.extend(lines[next..].iter().copied());
     Ok(new)
+}
+
+/// A diagram as a block's content: a fenced Mermaid block.
+pub fn mermaid_block(mermaid: &str) -> String {
+    format!("```mermaid\n{mermaid}```\n")
 }
 
 #[cfg(test)]
@@ -208,11 +218,15 @@ mod tests {
 
     #[test]
     fn well_formed_blocks_are_found() {
-        let t = "# x\n<!-- gen graph dev -->\nold\n<!-- end gen graph -->\n\n<!-- gen graph prod -->\n<!-- end gen graph -->\n";
+        let t = "# x\n<!-- gen graph dev -->\nold\n<!-- end gen graph -->\n\n<!-- gen graph prod -->\n<!-- end gen graph -->\n<!-- gen contract dev -->\n<!-- end gen contract -->\n";
         let b = check(t).unwrap();
-        assert_eq!(b.len(), 2);
-        assert_eq!((b[0].env.as_str(), b[0].line), ("dev", 2));
+        assert_eq!(b.len(), 3);
+        assert_eq!((b[0].env.as_str(), b[0].line, b[0].end_line), ("dev", 2, 4));
         assert_eq!((b[1].env.as_str(), b[1].line), ("prod", 6));
+        assert_eq!(
+            (b[2].kind, b[2].env.as_str(), b[2].line),
+            (Kind::Contract, "dev", 8)
+        );
     }
 
     #[test]
@@ -220,6 +234,7 @@ mod tests {
         for (text, needle) in [
             ("", "R.md: no graph block"),
             ("# just prose\n", "no graph block"),
+            ("<!-- gen contract dev -->\n<!-- end gen contract -->\n", "no graph block"),
             ("<!-- gen graph dev -->\nx\n", "R.md:1: `<!-- gen graph dev -->` has no `<!-- end gen graph -->`"),
             ("x\n<!-- end gen graph -->\n", "R.md:2: `<!-- end gen graph -->` with no graph marker"),
             ("<!-- gen graph dev -->\n<!-- gen graph prod -->\n<!-- end gen graph -->\n", "R.md:2:"),
@@ -227,6 +242,11 @@ mod tests {
             ("<!-- gen graph dev -->\n<!-- end gen graph\n", "R.md:2:"),
             ("<!-- gen graph stage -->\n<!-- end gen graph -->\n", "names no environment"),
             ("<!-- gen graph dev -->\n<!-- end gen graph -->\n<!-- gen graph dev -->\n<!-- end gen graph -->\n", "a second graph block for `dev`"),
+            ("<!-- gen graph dev -->\n<!-- end gen graph -->\n<!-- gen contract dev -->\nx\n", "R.md:3: `<!-- gen contract dev -->` has no `<!-- end gen contract -->`"),
+            ("<!-- gen graph dev -->\n<!-- end gen graph -->\n<!-- gen contract  dev -->\n<!-- end gen contract -->\n", "R.md:3: `<!-- gen contract  dev -->` is not a contract marker"),
+            ("<!-- gen graph dev -->\n<!-- gen contract dev -->\n<!-- end gen contract -->\n<!-- end gen graph -->\n", "R.md:2: `<!-- gen contract dev -->` inside the `dev` block"),
+            ("<!-- gen contract dev -->\n<!-- end gen graph -->\n", "R.md:2: `<!-- end gen graph -->` inside the contract block"),
+            ("<!-- gen graph dev -->\n<!-- end gen graph -->\n<!-- gen contract nope -->\n<!-- end gen contract -->\n", "names no environment"),
         ] {
             let e = check(text).expect_err(text);
             assert!(e.contains(needle), "`{needle}` not in: {e}");
@@ -236,40 +256,15 @@ mod tests {
 
     #[test]
     fn only_the_envs_of_the_run_are_redrawn() {
-        let t = "<!-- gen graph dev -->\nold\n<!-- end gen graph -->\n<!-- gen graph prod -->\nold\n<!-- end gen graph -->\n";
-        let new = update(Path::new("R.md"), t, &known(), &["prod".into()], |_, e| {
-            Ok(format!("{e}\n"))
+        let t = "<!-- gen graph dev -->\nold\n<!-- end gen graph -->\n<!-- gen graph prod -->\nold\n<!-- end gen graph -->\n<!-- gen contract prod -->\nold\nold\n<!-- end gen contract -->\nend";
+        let new = update(Path::new("R.md"), t, &known(), &["prod".into()], |k, e| {
+            Ok(match k {
+                Kind::Graph => mermaid_block(&format!("{e}\n")),
+                Kind::Contract => format!("contract of {e}\n"),
+                Kind::Cost => format!("cost of {e}\n"),
+            })
         })
         .unwrap();
-        assert_eq!(new, "<!-- gen graph dev -->\nold\n<!-- end gen graph -->\n<!-- gen graph prod -->\n```mermaid\nprod\n```\n<!-- end gen graph -->\n");
-    }
-
-    #[test]
-    fn cost_blocks_are_optional_strict_and_filled() {
-        let graph = "<!-- gen graph dev -->\n<!-- end gen graph -->\n";
-        let cost =
-            |t: &str| blocks_of(Path::new("R.md"), t, &known(), Section::Cost).map_err(|e| e.0);
-        assert_eq!(cost(graph).unwrap(), vec![]);
-        for (text, needle) in [
-            ("<!-- gen cost dev -->\nx\n", "R.md:1: `<!-- gen cost dev -->` has no `<!-- end gen cost -->`"),
-            ("<!-- end gen cost -->\n", "R.md:1: `<!-- end gen cost -->` with no cost marker"),
-            ("<!-- gen cost stage -->\n<!-- end gen cost -->\n", "names no environment"),
-            ("<!--gen cost dev-->\n<!-- end gen cost -->\n", "is not a cost marker"),
-            ("<!-- gen cost dev -->\n<!-- end gen cost -->\n<!-- gen cost dev -->\n<!-- end gen cost -->\n", "a second cost block for `dev`"),
-            ("<!-- gen cost dev -->\n<!-- end gen graph -->\n", "R.md:1:"),
-        ] {
-            let e = cost(text).expect_err(text);
-            assert!(e.contains(needle) && e.contains("fix:"), "`{needle}` not in: {e}");
-        }
-        let t = format!("{graph}<!-- gen cost prod -->\nold\n<!-- end gen cost -->\n");
-        let new = update(
-            Path::new("R.md"),
-            &t,
-            &known(),
-            &["dev".into(), "prod".into()],
-            |s, e| Ok(format!("{s:?} {e}\n")),
-        )
-        .unwrap();
-        assert_eq!(new, "<!-- gen graph dev -->\n```mermaid\nGraph dev\n```\n<!-- end gen graph -->\n<!-- gen cost prod -->\n```text\nCost prod\n```\n<!-- end gen cost -->\n");
+        assert_eq!(new, "<!-- gen graph dev -->\nold\n<!-- end gen graph -->\n<!-- gen graph prod -->\n```mermaid\nprod\n```\n<!-- end gen graph -->\n<!-- gen contract prod -->\ncontract of prod\n<!-- end gen contract -->\nend");
     }
 }
