@@ -19,7 +19,7 @@ elif [[ "${arg}" == http://* || "${arg}" == https://* ]]; then
   base="${arg}"; from="the URL argument"
 else
   env_ok "${arg}"
-  base="$(tf_output "${arg}" app_url)"; from="output app_url of ${arg}"
+  base="$(tf_output "${arg}" app_url APP_URL)"; from="output app_url of ${arg}"
 fi
 check "${from}" "${base}" "${RE_URL}" "an http(s) URL (scheme, host, optional port and path)"
 path="${HEALTH_PATH:-/health}"

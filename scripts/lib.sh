@@ -34,12 +34,13 @@ check() {
 APP_NAME="${APP_NAME:-fastapi-infra}"
 check APP_NAME "${APP_NAME}" "${RE_NAME}" "a name of lowercase letters, digits and '-' (at most 32, starting with a letter)"
 
-# tf_output ENV NAME: one output of generated/ENV, as raw text.
+# tf_output ENV NAME VAR: one output of generated/ENV, as raw text; VAR is the environment
+# variable that replaces it (named in the error).
 tf_output() {
-  local env="$1" name="$2" dir="${REPO_DIR}/generated/$1"
-  [ -d "${dir}" ] || die "generated/${env} does not exist; fix: cargo run -p gen -- --env ${env}"
+  local env="$1" name="$2" var="$3" dir="${REPO_DIR}/generated/$1"
+  [ -d "${dir}" ] || die "generated/${env} does not exist; fix: cargo run -p gen -- --env ${env}, or set ${var}"
   timeout 60 terraform -chdir="${dir}" output -raw "${name}" 2>/dev/null \
-    || die "cannot read output '${name}' of ${env}; fix: run 'make apply ENV=${env}' first, or set the matching environment variable"
+    || die "cannot read output '${name}' of ${env}; fix: run 'make apply ENV=${env}' first, or set ${var}"
 }
 
 # host_ok NAME VALUE: a host name or an IPv4/IPv6 address, never anything ssh reads as an option.
@@ -52,8 +53,8 @@ host_ok() {
 # Overrides: SSH_HOST, SSH_USER, SSH_PORT (22), SSH_KEY, SSH_OPTS (extra `-o Key=Value` pairs).
 ssh_args() {
   local env="$1" host user port="${SSH_PORT:-22}"
-  host="${SSH_HOST:-}"; [ -n "${host}" ] || host="$(tf_output "${env}" instance_public_ip)"
-  user="${SSH_USER:-}"; [ -n "${user}" ] || user="$(tf_output "${env}" ssh_user)"
+  host="${SSH_HOST:-}"; [ -n "${host}" ] || host="$(tf_output "${env}" instance_public_ip SSH_HOST)"
+  user="${SSH_USER:-}"; [ -n "${user}" ] || user="$(tf_output "${env}" ssh_user SSH_USER)"
   host_ok "the app host (SSH_HOST or output instance_public_ip)" "${host}"
   check "the ssh user (SSH_USER or output ssh_user)" "${user}" "${RE_UNIX_USER}" "a Unix user name"
   check SSH_PORT "${port}" "${RE_PORT}" "a port number from 1 to 65535"

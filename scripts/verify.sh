@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# verify.sh [ENV]: the release's verification list, one PASS/FAIL line each; exit 1 if any fails.
+# verify.sh [ENV]: the release's verification list, one PASS/FAIL line each.
+# Exit 0: every check passed; 1: a check failed or gave no result; 2: bad input (an ENV, a
+# setting or an output that is missing or malformed), found before any check runs.
 #
 #   health     GET <app_url>/health from here (curl-health.sh; APP_URL overrides)
 #   database   from the instance: psql "select 1" with the app's settings
@@ -16,6 +18,8 @@ set -euo pipefail
 
 env_arg "${1:-}"
 env="${ENV_NAME}"
+# Every input first: a bad one stops here (exit 2), before any check runs.
+ssh_args "${env}"
 
 failed=0
 report() { # report NAME STATUS DETAIL
@@ -23,13 +27,13 @@ report() { # report NAME STATUS DETAIL
   if [ "$2" != PASS ]; then failed=1; fi
 }
 
-if out="$(HEALTH_TRIES="${HEALTH_TRIES:-5}" "${SCRIPTS_DIR}/curl-health.sh" "${APP_URL:-${env}}" 2>&1)"; then
-  report health PASS "${out}"
-else
-  report health FAIL "${out}"
-fi
-
-ssh_args "${env}"
+status=0
+out="$(HEALTH_TRIES="${HEALTH_TRIES:-5}" "${SCRIPTS_DIR}/curl-health.sh" "${APP_URL:-${env}}" 2>&1)" || status=$?
+case "${status}" in
+  0) report health PASS "${out}" ;;
+  2) echo "${out}" >&2; exit 2 ;; # bad input, named by curl-health.sh
+  *) report health FAIL "${out}" ;;
+esac
 remote=$(cat <<'REMOTE'
 set -uo pipefail
 app="$1"
@@ -83,6 +87,12 @@ while IFS= read -r line; do
     PASS\ *|FAIL\ *) echo "${line}"; if [[ "${line}" == FAIL* ]]; then failed=1; fi ;;
   esac
 done <<<"${lines}"
+# A check the host did not report on has not passed.
+for name in database s3 tavily gemini; do
+  if ! grep -qE "^(PASS|FAIL) ${name}: " <<<"${lines}"; then
+    report "${name}" FAIL "no result from the host"
+  fi
+done
 
 if [ "${failed}" = 0 ]; then echo "verify: all checks passed"; else echo "verify: some checks FAILED" >&2; fi
 exit "${failed}"

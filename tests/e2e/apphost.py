@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from harness import FIXTURES, REPO, free_port, stop_group
+from harness import FIXTURES, REPO, free_port, serve_on_free_port, stop_group
 
 HERE = Path(__file__).resolve().parent
 CACHE = Path(os.environ.get("FASTAPI_INFRA_CACHE", Path.home() / ".cache/fastapi-infra"))
@@ -111,12 +111,14 @@ class Static:
     """python -m http.server on 127.0.0.1 for a folder (git's dumb HTTP, mirrors, API stand-ins)."""
 
     def __init__(self, folder: Path, log: Path):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(log, "w")
-        self.proc = subprocess.Popen([sys.executable, "-m", "http.server", "-b", "127.0.0.1", str(self.port)],
-                                     cwd=folder, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-        wait_for(f"http.server on {self.port}", lambda: port_open(self.port), 20, 0.2)
+
+        def spawn(port):
+            return subprocess.Popen([sys.executable, "-m", "http.server", "-b", "127.0.0.1", str(port)],
+                                    cwd=folder, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+
+        self.port, self.proc = serve_on_free_port("http.server", spawn, port_open, wait=20)
+        self.url = f"http://127.0.0.1:{self.port}"
 
     def stop(self):
         stop_group(self.proc)
@@ -151,7 +153,6 @@ class Postgres:
         # Outside pytest's private tmp folder: the postgres user must reach it.
         self.base = Path(tempfile.mkdtemp(prefix="fastapi-infra-pg-"))
         self.dir = self.base / "data"
-        self.port = free_port()
         pwfile = self.base / "pw"
         pwfile.write_text("admin-password\n")
         self.cert, self.key = issue_cert(self.base, ca, host_name)
@@ -160,13 +161,25 @@ class Postgres:
         self.key.chmod(0o600)
         sh("runuser", "-u", "postgres", "--", "initdb", "-D", self.dir, "-A", "scram-sha-256",
            "-U", "postgres", f"--pwfile={pwfile}", timeout=120)
-        self.start()
+        self.start_on_free_port()
         env = dict(os.environ, PGPASSWORD="admin-password")
         for sql in ("CREATE ROLE app LOGIN PASSWORD 'test-password-123'", "CREATE DATABASE app OWNER app"):
             sh("psql", "-h", "127.0.0.1", "-p", self.port, "-U", "postgres", "-d", "postgres", "-c", sql, env=env)
 
+    def start_on_free_port(self, tries=5):
+        """pg_ctl -w waits for this server's own start, and fails when another program took the
+        port after free_port(): then start again on another one."""
+        for left in reversed(range(tries)):
+            self.port = free_port()
+            try:
+                return self.start()
+            except AssertionError:
+                log = self.dir / "log"
+                if left == 0 or not log.exists() or "could not bind" not in log.read_text():
+                    raise
+
     def start(self):
-        opts = f"-h 127.0.0.1 -p {self.port} -k /tmp -c ssl=on -c ssl_cert_file={self.cert} -c ssl_key_file={self.key}"
+        opts = f"-h 127.0.0.1 -p {self.port} -k {self.base} -c ssl=on -c ssl_cert_file={self.cert} -c ssl_key_file={self.key}"
         sh("runuser", "-u", "postgres", "--", "pg_ctl", "-D", self.dir, "-l", self.dir / "log", "-w", "-t", "60",
            "-o", opts, "start", timeout=90)
 

@@ -40,6 +40,51 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def listens(proc: subprocess.Popen, port: int) -> bool:
+    """Whether a process of `proc`'s group (started with start_new_session) listens on
+    127.0.0.1:`port`: the answer on a port is ours, not another program's."""
+    local = f"0100007F:{port:04X}"
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        f = line.split()
+        if f[1] == local and f[3] == "0A":  # 0A: LISTEN
+            inodes.add(f"socket:[{f[9]}]")
+    for pid in (int(d) for d in os.listdir("/proc") if d.isdigit()):
+        try:
+            if os.getpgid(pid) != proc.pid:
+                continue
+            fds = Path(f"/proc/{pid}/fd")
+            if any(os.readlink(fds / fd) in inodes for fd in os.listdir(fds)):
+                return True
+        except OSError:
+            continue  # gone meanwhile
+    return False
+
+
+def serve_on_free_port(what: str, spawn, answers, tries: int = 5, wait: float = 60):
+    """Start a server (`spawn(port)` -> Popen with start_new_session) on a free port of 127.0.0.1
+    and wait until it answers (`answers(port)`) from its own process. A port another program
+    takes between free_port() and the server's bind is no failure: the server exits, or the
+    answer comes from another process, and it starts again on another port (at most `tries`).
+    Returns (port, proc)."""
+    for _ in range(tries):
+        port = free_port()
+        proc = spawn(port)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if answers(port) and listens(proc, port):
+                    return port, proc
+            except OSError:
+                pass
+            time.sleep(0.3)
+        if proc.poll() is None and listens(proc, port):
+            stop_group(proc)
+            raise RuntimeError(f"{what} on port {port} did not answer within {wait} s")
+        stop_group(proc)  # it exited, or another program holds the port: try another one
+    raise RuntimeError(f"{what} could not start on a free port in {tries} tries")
+
+
 def stop_group(proc: subprocess.Popen, grace: float = 10) -> None:
     """Stop a process started with start_new_session: SIGTERM its group, SIGKILL after `grace` s."""
     if proc.poll() is not None:
@@ -56,8 +101,6 @@ class Moto:
     """moto_server on 127.0.0.1, started and stopped by its PID."""
 
     def __init__(self, log_dir: Path, command: list[str] | None = None, extra_env: dict | None = None):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         if command is None:
             exe = shutil.which("moto_server")
             assert exe, "moto_server is not on PATH: run the tests through scripts/test.sh"
@@ -66,25 +109,21 @@ class Moto:
         env["MOTO_AMIS_PATH"] = str(FIXTURES / "amis.json")
         env["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
         env.update(extra_env or {})
-        self.log = open(log_dir / f"moto-{self.port}.log", "w")
-        self.proc = subprocess.Popen(
-            [*command, "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"moto_server exited with {self.proc.returncode}")
-            try:
-                urllib.request.urlopen(self.url + "/moto-api/", timeout=2)
-                return
-            except OSError:
-                time.sleep(0.3)
-        self.stop()
-        raise RuntimeError("moto_server did not answer within 60 s")
+        # One log for every try; each try's output is marked by its port.
+        self.log = open(log_dir / f"moto-{time.monotonic_ns()}.log", "w")
+
+        def spawn(port: int) -> subprocess.Popen:
+            self.log.write(f"--- moto_server on port {port}\n")
+            self.log.flush()
+            return subprocess.Popen([*command, "-H", "127.0.0.1", "-p", str(port)], stdout=self.log,
+                                    stderr=subprocess.STDOUT, env=env, start_new_session=True)
+
+        def answers(port: int) -> bool:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=2):
+                return True
+
+        self.port, self.proc = serve_on_free_port("moto_server", spawn, answers)
+        self.url = f"http://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
         stop_group(self.proc)

@@ -15,11 +15,9 @@ import pytest
 from harness import REPO, envs, is_bootstrap
 
 SKIPS = tomllib.loads((REPO / "tests/checkov/skips.toml").read_text())
-PROD_MUST_PASS = [
-    "CKV_AWS_79", "CKV_AWS_8", "CKV_AWS_16", "CKV_AWS_17", "CKV_AWS_23", "CKV_AWS_24", "CKV_AWS_46",
-    "CKV_AWS_133", "CKV_AWS_293", "CKV_AWS_21", "CKV2_AWS_6", "CKV_AWS_60", "CKV_AWS_61",
-]
-# Every env file is scanned (no hand-kept list). An env whose database has `protection = "prod"`
+# The one list of the checks prod must pass (README.md's is generated from it).
+PROD_MUST_PASS = tomllib.loads((REPO / "tests/checkov/must_pass.toml").read_text())["prod"]
+# Every env file is scanned (no hand-kept list). An env with `protection = "prod"`
 # must pass PROD_MUST_PASS; app envs pass more than 50 checks, the bootstrap env more than 20.
 ENVS = envs()
 
@@ -29,7 +27,7 @@ def min_passed(env: str) -> int:
 
 
 def is_prod(env: str) -> bool:
-    return ENVS[env].get("database", {}).get("protection") == "prod"
+    return ENVS[env].get("protection") == "prod"
 
 
 def scan(env: str, skips: list[str]) -> dict:
@@ -65,7 +63,7 @@ def test_checkov(env):
     assert summary["parsing_errors"] == 0
     assert failed - expected == set(), (
         f"checkov failures in {env}: {sorted(failed - expected)}; fix the env, or skip a check on purpose: add `{env}` to its "
-        "`envs` in tests/checkov/skips.toml with the reason (and to the README's table)"
+        "`envs` in tests/checkov/skips.toml with the reason (then `cargo run -p gen -- --all` updates the README's table)"
     )
     assert expected - failed == set(), f"listed in skips.toml but passing now (remove the entry): {sorted(expected - failed)}"
     assert summary["passed"] > min_passed(env)
@@ -85,6 +83,11 @@ def test_every_env_file_is_scanned(tmp_path):
     (folder / "staging.toml").write_text((REPO / "envs/dev.toml").read_text().replace("-dev-", "-staging-"))
     assert list(envs(folder)) == ["bootstrap", "dev", "staging"]
     assert is_bootstrap(envs(folder)["bootstrap"]) and not is_bootstrap(envs(folder)["staging"])
+
+
+def test_prod_is_found():
+    assert is_prod("prod") and not is_prod("dev") and not is_prod("bootstrap")
+    assert len(PROD_MUST_PASS) >= 13 and all(c.startswith("CKV") for c in PROD_MUST_PASS), PROD_MUST_PASS
 
 
 def test_skips_name_existing_envs():

@@ -118,7 +118,7 @@ def variant(tmp_path_factory):
     (d / "envs").mkdir()
     (d / "envs/bootstrap.toml").write_text((REPO / "envs/bootstrap.toml").read_text())
     text = (REPO / "envs/dev.toml").read_text()
-    text = text.replace('ami = "ubuntu-24.04"', 'ami = "ami-0123456789abcdef0"')
+    text = text.replace('ami = "ubuntu-24.04"', 'ami = "ami-0123456789abcdef0"\nssh_user = "ubuntu"')
     text = text.replace('ssh_ingress_cidrs = ["203.0.113.0/24"]', 'ssh_ingress_cidrs = ["0.0.0.0/0"]\nssh_open_to_world = true')
     text = text.replace('lock = "dynamodb"', 'lock = "lockfile"').replace("-dev-", "-variant-")
     text += '\n[[moved]]\nfrom = "aws_s3_bucket.media"\nto = "aws_s3_bucket.content"\n'

@@ -33,7 +33,7 @@ if name == "terraform":
 elif name == "curl":
     sys.stdout.write('{"status":"ok"}')
 elif name == "ssh":
-    sys.stdout.write("PASS database: stub\n")
+    sys.stdout.write(os.environ.get("STUB_SSH_OUT", "PASS database: stub\n"))
 """
 
 GOOD_OUTPUTS = {
@@ -61,7 +61,9 @@ def run(tmp_path):
                 if not k.startswith(("SSH_", "APP_", "HEALTH_", "STUB_"))}
         full = dict(base, PATH=f"{bin_dir}:{os.environ['PATH']}", STUB_LOG=str(log),
                     HEALTH_TRIES="1", HEALTH_DELAY="0", **GOOD_OUTPUTS)
-        full.update(env)
+        full.update({k: v for k, v in env.items() if v is not None})
+        for k in [k for k, v in env.items() if v is None]:
+            del full[k]  # None: the variable (or the stub's output) is unset
         proc = subprocess.run(["timeout", "60", str(SCRIPTS / script), *args], capture_output=True, text=True,
                               env=full, stdin=subprocess.DEVNULL, cwd=tmp_path)
         calls = {f.stem: [json.loads(line) for line in f.read_text().splitlines()] for f in log.glob("*.jsonl")}
@@ -207,3 +209,31 @@ def test_env_argument_is_a_name_not_a_path(run, script):
     for bad in ("dev/../dev", "../dev", "Dev", "dev prod"):
         proc, calls = run(script, bad)
         refused(proc, calls, "ssh", "curl", "terraform", names="environment")
+
+
+HOST_ALL_PASS = "".join(f"PASS {c}: stub\n" for c in ("database", "s3", "tavily", "gemini"))
+
+
+@pytest.mark.parametrize("host_says,code,line", [
+    (HOST_ALL_PASS, 0, "verify: all checks passed"),
+    (HOST_ALL_PASS.replace("PASS tavily", "FAIL tavily"), 1, "FAIL tavily: stub"),
+    ("PASS database: stub\nPASS tavily: stub\nPASS gemini: stub\n", 1, "FAIL s3: no result from the host"),
+    ("", 1, "FAIL host: no answer over ssh"),
+])
+def test_verify_exits_as_the_readme_says(run, host_says, code, line):
+    """0 when every check passed; 1 when one failed or the host did not report it."""
+    proc, calls = run("verify.sh", "dev", STUB_SSH_OUT=host_says)
+    assert proc.returncode == code, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    assert line in proc.stdout, proc.stdout
+    readme = (REPO / "README.md").read_text()
+    assert "`verify.sh` exits 0 when every check passes, 1 when any fails or gives no result" in readme
+
+
+@pytest.mark.parametrize("missing,var", [
+    ("STUB_TF_instance_public_ip", "SSH_HOST"), ("STUB_TF_ssh_user", "SSH_USER"), ("STUB_TF_app_url", "APP_URL"),
+])
+def test_a_missing_output_names_its_variable(run, missing, var):
+    """Bad input stops verify.sh with exit 2 before any check runs, naming the variable to set."""
+    proc, calls = run("verify.sh", "dev", **{missing: None})
+    refused(proc, calls, "ssh", "curl", names=f"or set {var}")
+    assert "PASS" not in proc.stdout and "FAIL" not in proc.stdout, proc.stdout

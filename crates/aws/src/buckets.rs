@@ -48,8 +48,6 @@ pub struct SecureBucket<'a> {
     pub force_destroy: bool,
     /// `lifecycle { prevent_destroy = true }` on the bucket.
     pub prevent_destroy: bool,
-    /// Attach a bucket policy that denies every request not made over TLS.
-    pub deny_insecure_transport: bool,
     /// Buckets whose server access logs this bucket receives (the S3 logging service may write
     /// here on behalf of exactly these, each under its own prefix). Such a bucket must use
     /// `Encryption::S3Managed`: S3 does not deliver access logs into SSE-KMS buckets.
@@ -61,14 +59,12 @@ pub struct SecureBucket<'a> {
 pub struct BucketOutputs {
     pub id: BucketId,
     pub arn: Arn,
-    pub address: Address,
-    /// `aws_s3_bucket_policy.<role>`, when the bucket has a policy.
-    pub policy: Option<Address>,
+    /// `aws_s3_bucket_policy.<role>`.
+    pub policy: Address,
 }
 
 impl SecureBucket<'_> {
     pub fn emit(&self, stack: &mut Stack) -> BucketOutputs {
-        let role = self.role;
         let mut body = Body::new().attr("bucket", self.name);
         if self.force_destroy {
             body.set("force_destroy", true);
@@ -76,28 +72,40 @@ impl SecureBucket<'_> {
         if self.prevent_destroy {
             body.push_block("lifecycle", Body::new().attr("prevent_destroy", true));
         }
-        let bucket = stack.resource("aws_s3_bucket", role, body);
+        let bucket = stack.resource("aws_s3_bucket", self.role, body);
         let id = bucket.attr("id");
+        self.satellites(stack, &id);
+        let arn = bucket.attr("arn");
+        let policy = self.policy(stack, &id, &arn);
+        BucketOutputs {
+            id: BucketId(id),
+            arn: Arn(arn),
+            policy,
+        }
+    }
+
+    /// Versioning, encryption, public access block, ownership, and the multipart-upload rule.
+    fn satellites(&self, stack: &mut Stack, id: &tf::Ref) {
         stack.resource(
             "aws_s3_bucket_versioning",
-            role,
-            Body::new().attr("bucket", &id).block(
+            self.role,
+            Body::new().attr("bucket", id).block(
                 "versioning_configuration",
                 Body::new().attr("status", "Enabled"),
             ),
         );
         stack.resource(
             "aws_s3_bucket_server_side_encryption_configuration",
-            role,
+            self.role,
             Body::new()
-                .attr("bucket", &id)
+                .attr("bucket", id)
                 .block("rule", self.encryption_rule()),
         );
         stack.resource(
             "aws_s3_bucket_public_access_block",
-            role,
+            self.role,
             Body::new()
-                .attr("bucket", &id)
+                .attr("bucket", id)
                 .attr("block_public_acls", true)
                 .attr("block_public_policy", true)
                 .attr("ignore_public_acls", true)
@@ -105,16 +113,16 @@ impl SecureBucket<'_> {
         );
         stack.resource(
             "aws_s3_bucket_ownership_controls",
-            role,
-            Body::new().attr("bucket", &id).block(
+            self.role,
+            Body::new().attr("bucket", id).block(
                 "rule",
                 Body::new().attr("object_ownership", "BucketOwnerEnforced"),
             ),
         );
         stack.resource(
             "aws_s3_bucket_lifecycle_configuration",
-            role,
-            Body::new().attr("bucket", &id).block(
+            self.role,
+            Body::new().attr("bucket", id).block(
                 "rule",
                 Body::new()
                     .attr("id", "abort-incomplete-multipart-uploads")
@@ -126,69 +134,56 @@ impl SecureBucket<'_> {
                     ),
             ),
         );
-        let arn = bucket.attr("arn");
-        let objects =
-            Value::template([Piece::Expr(Expr::Ref(arn.clone())), Piece::Lit("/*".into())]);
-        let mut statements = Vec::new();
-        if self.deny_insecure_transport {
-            statements.push(
-                Body::new()
-                    .attr("sid", "DenyInsecureTransport")
-                    .attr("effect", "Deny")
-                    .attr("actions", Value::list(["s3:*"]))
-                    .attr(
-                        "resources",
-                        Value::list([Value::from(&arn), objects.clone()]),
-                    )
-                    .block(
-                        "principals",
-                        Body::new()
-                            .attr("type", "AWS")
-                            .attr("identifiers", Value::list(["*"])),
-                    )
-                    .block(
-                        "condition",
-                        Body::new()
-                            .attr("test", "Bool")
-                            .attr("variable", "aws:SecureTransport")
-                            .attr("values", Value::list(["false"])),
-                    ),
-            );
-        }
+    }
+
+    /// The bucket policy: TLS only, and the access-log delivery this bucket accepts.
+    fn policy(&self, stack: &mut Stack, id: &tf::Ref, arn: &tf::Ref) -> Address {
+        let mut doc = Body::new().block("statement", deny_insecure_transport(arn));
         if let Some(accept) = &self.accept_access_logs {
             for src in &accept.sources {
-                statements.push(access_log_statement(&arn, accept, src));
+                doc.push_block("statement", access_log_statement(arn, accept, src));
             }
         }
-        let mut policy = None;
-        if !statements.is_empty() {
-            let mut doc = Body::new();
-            for st in statements {
-                doc.push_block("statement", st);
-            }
-            let doc = stack.data(
-                "aws_iam_policy_document",
-                &format!("{role}_bucket_policy"),
-                doc,
-            );
-            policy = Some(
-                stack.resource(
-                    "aws_s3_bucket_policy",
-                    role,
-                    Body::new()
-                        .attr("bucket", &id)
-                        .attr("policy", doc.attr("json"))
-                        .depends_on([Address::resource("aws_s3_bucket_public_access_block", role)]),
-                ),
-            );
-        }
-        BucketOutputs {
-            id: BucketId(id),
-            arn: Arn(arn),
-            address: bucket,
-            policy,
-        }
+        let doc = stack.data(
+            "aws_iam_policy_document",
+            &format!("{}_bucket_policy", self.role),
+            doc,
+        );
+        stack.resource(
+            "aws_s3_bucket_policy",
+            self.role,
+            Body::new()
+                .attr("bucket", id)
+                .attr("policy", doc.attr("json"))
+                .depends_on([Address::resource(
+                    "aws_s3_bucket_public_access_block",
+                    self.role,
+                )]),
+        )
     }
+}
+
+/// Deny every request to the bucket and its objects not made over TLS.
+fn deny_insecure_transport(arn: &tf::Ref) -> Body {
+    let objects = Value::template([Piece::Expr(Expr::Ref(arn.clone())), Piece::Lit("/*".into())]);
+    Body::new()
+        .attr("sid", "DenyInsecureTransport")
+        .attr("effect", "Deny")
+        .attr("actions", Value::list(["s3:*"]))
+        .attr("resources", Value::list([Value::from(arn), objects]))
+        .block(
+            "principals",
+            Body::new()
+                .attr("type", "AWS")
+                .attr("identifiers", Value::list(["*"])),
+        )
+        .block(
+            "condition",
+            Body::new()
+                .attr("test", "Bool")
+                .attr("variable", "aws:SecureTransport")
+                .attr("values", Value::list(["false"])),
+        )
 }
 
 impl SecureBucket<'_> {
@@ -263,14 +258,12 @@ pub struct AccessLogging<'a> {
 
 impl AccessLogging<'_> {
     pub fn emit(&self, stack: &mut Stack) {
-        let mut body = Body::new()
+        // The target's policy lets the logging service write; it must exist first.
+        let body = Body::new()
             .attr("bucket", &self.source.id)
             .attr("target_bucket", &self.target.id)
-            .attr("target_prefix", log_prefix(self.role));
-        if let Some(p) = &self.target.policy {
-            // The target's policy lets the logging service write; it must exist first.
-            body = body.depends_on([p.clone()]);
-        }
+            .attr("target_prefix", log_prefix(self.role))
+            .depends_on([self.target.policy.clone()]);
         stack.resource("aws_s3_bucket_logging", self.role, body);
     }
 }

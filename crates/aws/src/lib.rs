@@ -18,6 +18,7 @@ pub mod settings;
 pub mod stacks;
 pub mod state_backend;
 pub mod user_data;
+pub mod values;
 
 use tf::{Ref, Value};
 

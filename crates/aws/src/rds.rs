@@ -9,6 +9,8 @@ use crate::{Host, Naming, SecurityGroupId, SubnetIds, VpcId};
 pub struct Postgres<'a> {
     pub naming: &'a Naming,
     pub db: &'a Database,
+    /// Prod: deletion protection, final snapshot, Multi-AZ backups kept.
+    pub protection: Protection,
     pub vpc_id: VpcId,
     pub subnets: SubnetIds,
     /// The only security group admitted on 5432.
@@ -171,7 +173,7 @@ impl Postgres<'_> {
                     Body::new().block("precondition", two_zones(&self.subnets)),
                 ),
         );
-        let prod = self.db.protection == Protection::Prod;
+        let prod = self.protection == Protection::Prod;
         let mut body = Body::new()
             .attr("identifier", name.as_str())
             .attr("engine", "postgres")

@@ -205,7 +205,6 @@ mod tests {
                 encryption,
                 force_destroy: false,
                 prevent_destroy: false,
-                deny_insecure_transport: true,
                 accept_access_logs: accept,
             }
             .emit(s)

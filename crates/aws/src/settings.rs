@@ -23,11 +23,10 @@ pub struct AppSettings<'a> {
     pub parameters: Vec<Parameter>,
 }
 
-/// What the settings give other modules: the parameter ARNs (for the instance role) and the
-/// full names (for user_data), and their addresses (what the instance must wait for).
+/// What the settings give other modules: the parameter ARNs (for the instance role) and their
+/// addresses (what the instance must wait for).
 pub struct SettingsOutputs {
     pub arns: Vec<Arn>,
-    pub names: Vec<String>,
     pub addresses: Vec<Address>,
 }
 
@@ -35,7 +34,6 @@ impl AppSettings<'_> {
     pub fn emit(&self, stack: &mut Stack) -> SettingsOutputs {
         let prefix = self.naming.ssm_prefix();
         let mut arns = Vec::new();
-        let mut names = Vec::new();
         let mut addresses = Vec::new();
         for p in &self.parameters {
             let name = format!("{prefix}/{}", p.key);
@@ -51,13 +49,8 @@ impl AppSettings<'_> {
             };
             let addr = stack.resource("aws_ssm_parameter", p.key, body);
             arns.push(Arn(addr.attr("arn")));
-            names.push(name);
             addresses.push(addr);
         }
-        SettingsOutputs {
-            arns,
-            names,
-            addresses,
-        }
+        SettingsOutputs { arns, addresses }
     }
 }

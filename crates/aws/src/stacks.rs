@@ -40,10 +40,7 @@ fn base(project: &str, env: &str, region: &str) -> Stack {
 
 fn moved(stack: &mut Stack, moves: &[Moved]) {
     for m in moves {
-        stack.moved.push((
-            Address::resource(&m.from.kind, &m.from.name),
-            Address::resource(&m.to.kind, &m.to.name),
-        ));
+        stack.moved.push((m.from.clone(), m.to.clone()));
     }
 }
 
@@ -258,7 +255,7 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv, regenerate: &str) -> Stack {
     }
     .emit(&mut stack);
 
-    let force_destroy = cfg.database.protection == Protection::Dev;
+    let force_destroy = cfg.protection == Protection::Dev;
     let account = AccountId(
         stack
             .data("aws_caller_identity", "current", Body::new())
@@ -272,7 +269,6 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv, regenerate: &str) -> Stack {
             encryption,
             force_destroy,
             prevent_destroy: false,
-            deny_insecure_transport: true,
             accept_access_logs: accept,
         }
         .emit(stack)
@@ -334,6 +330,7 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv, regenerate: &str) -> Stack {
     let db = Postgres {
         naming: &naming,
         db: &cfg.database,
+        protection: cfg.protection,
         vpc_id: net.vpc_id.clone(),
         subnets: net.subnet_ids.clone(),
         allow_from: app_sg.clone(),
@@ -431,7 +428,9 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv, regenerate: &str) -> Stack {
         app.public_ip,
     );
     stack.output("db_host", "Postgres host name", db.host);
-    stack.output("ssh_user", "Login user of the app host's AMI", "ubuntu");
+    if let Some(user) = cfg.app.ssh_user() {
+        stack.output("ssh_user", "Login user of the app host's AMI", user);
+    }
     stack.output(
         "region",
         "AWS region of this environment",

@@ -48,7 +48,6 @@ impl StateBackend<'_> {
             encryption: Encryption::Kms(Arn(key_arn.clone())),
             force_destroy: false,
             prevent_destroy: self.prevent_destroy,
-            deny_insecure_transport: true,
             accept_access_logs: None,
         }
         .emit(stack);

@@ -53,7 +53,6 @@ fn buckets() {
         encryption: aws::buckets::Encryption::KmsAwsManaged,
         force_destroy: true,
         prevent_destroy: false,
-        deny_insecure_transport: true,
         accept_access_logs: None,
     }
     .emit(&mut s);
@@ -63,7 +62,6 @@ fn buckets() {
         encryption: aws::buckets::Encryption::S3Managed,
         force_destroy: true,
         prevent_destroy: false,
-        deny_insecure_transport: true,
         accept_access_logs: Some(aws::buckets::AcceptAccessLogs {
             account,
             sources: vec![aws::buckets::LogSource {
@@ -162,6 +160,7 @@ fn rds() {
     aws::rds::Postgres {
         naming: &naming(),
         db: &cfg.database,
+        protection: cfg.protection,
         vpc_id: VpcId(Address::data("aws_vpc", "default").attr("id")),
         subnets: SubnetIds(Address::data("aws_subnets", "default").attr("ids")),
         allow_from: SecurityGroupId(r("aws_security_group", "app", "id")),

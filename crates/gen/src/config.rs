@@ -2,7 +2,7 @@
 //! and the fix.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use aws::env::{AppEnv, BootstrapEnv, Env, Kind, Name, StateKey};
 use serde::Deserialize;
@@ -110,6 +110,12 @@ fn parse<'de, T: Deserialize<'de>>(file: &str, text: &'de str) -> Result<T, Inpu
             let known: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
             let table = key.rsplit_once('.').map(|(t, _)| format!("{t}.")).unwrap_or_default();
             let key = format!("{table}{field}");
+            if let Some((_, to, why)) = aws::env::MOVED_KEYS.iter().find(|(from, ..)| *from == key) {
+                return InputError(format!(
+                    "{file}:{line}:{col}: key `{key}` is now `{to}` ({why}); fix: move it to `{to}`{}",
+                    if to.contains('.') { "" } else { " (top level, above the first `[table]`)" }
+                ));
+            }
             return match closest(field, known.iter().copied()) {
                 Some(c) => InputError(format!(
                     "{file}:{line}:{col}: unknown key `{key}`; fix: did you mean `{c}`? (known keys here: {})",
@@ -138,10 +144,10 @@ struct KindOnly {
 }
 
 /// Read and check one environment file.
-pub fn load(dir: &Path, name: &str) -> Result<(PathBuf, Env), InputError> {
+pub fn load(dir: &Path, name: &str) -> Result<Env, InputError> {
     let path = dir.join(format!("{name}.toml"));
     let file = crate::env_file(dir, name);
-    if let Err(e) = Name::parse(name, 32) {
+    if let Err(e) = Name::parse(name) {
         return err(format!("environment name `{name}`: {e}"));
     }
     let text = match std::fs::read_to_string(&path) {
@@ -178,7 +184,7 @@ pub fn load(dir: &Path, name: &str) -> Result<(PathBuf, Env), InputError> {
         }
         Kind::Bootstrap => Env::Bootstrap(parse::<BootstrapEnv>(&file, &text)?),
     };
-    Ok((path, env))
+    Ok(env)
 }
 
 /// Checks that span several keys.
@@ -190,12 +196,13 @@ fn check_app(file: &str, boot_file: &str, cfg: &AppEnv) -> Result<(), InputError
             ));
         }
     }
+    check_ssh_user(file, &cfg.app)?;
     let b = &cfg.buckets;
     let names = [
-        ("logs", &b.logs.0),
-        ("artifacts", &b.artifacts.0),
-        ("content", &b.content.0),
-        ("state", &cfg.state.bucket.0),
+        ("logs", b.logs.as_str()),
+        ("artifacts", b.artifacts.as_str()),
+        ("content", b.content.as_str()),
+        ("state", cfg.state.bucket.as_str()),
     ];
     for (i, (ka, a)) in names.iter().enumerate() {
         if let Some((kb, _)) = names[i + 1..].iter().find(|(_, n)| n == a) {
@@ -215,6 +222,32 @@ fn check_app(file: &str, boot_file: &str, cfg: &AppEnv) -> Result<(), InputError
     Ok(())
 }
 
+/// The AMI's login user is known (a pinned AMI names it) and is not the app's user.
+fn check_ssh_user(file: &str, app: &aws::env::AppHost) -> Result<(), InputError> {
+    use aws::env::{Ami, UBUNTU_LOGIN_USER};
+    match (&app.ami, &app.ssh_user) {
+        (Ami::Pinned(id), None) => {
+            return err(format!(
+                "{file}: key `app.ssh_user` is missing but `app.ami` pins `{id}`, whose login user gen cannot know; fix: add `ssh_user = \"...\"` to `[app]` (`ubuntu` on Ubuntu, `admin` on Debian)"
+            ))
+        }
+        (Ami::Ubuntu2404, Some(u)) if u.as_str() != UBUNTU_LOGIN_USER => {
+            return err(format!(
+                "{file}: key `app.ssh_user` is `{}` but the Ubuntu 24.04 AMI's login user is `{UBUNTU_LOGIN_USER}`; fix: remove `ssh_user` (or set it to `{UBUNTU_LOGIN_USER}`)",
+                u
+            ))
+        }
+        _ => {}
+    }
+    if app.ssh_user() == Some(app.user.as_str()) {
+        return err(format!(
+            "{file}: key `app.user` is `{}`, the AMI's login user (it has sudo); fix: run the app as a user of its own, e.g. `fastapi`",
+            app.user
+        ));
+    }
+    Ok(())
+}
+
 /// No two env files may take the same name in the account (a copied env file would deploy onto
 /// the other environment's buckets). Every env file in `dir` is read for this.
 pub fn check_unique(dir: &Path, name: &str, cfg: &AppEnv) -> Result<(), InputError> {
@@ -223,7 +256,7 @@ pub fn check_unique(dir: &Path, name: &str, cfg: &AppEnv) -> Result<(), InputErr
     let mut lines = Vec::new();
     let mut keys: Vec<&str> = Vec::new();
     for other in list(dir)?.into_iter().filter(|o| o != name) {
-        let (_, env) = load(dir, &other).map_err(|e| {
+        let env = load(dir, &other).map_err(|e| {
             InputError(format!(
                 "{e} (every env file is read to check that environments do not collide)"
             ))
@@ -281,10 +314,10 @@ pub fn check_against_bootstrap(
         ));
     }
     if let StateKey::Arn(key) = &s.kms_key_id {
-        if key.region != boot.region.0 {
+        if key.region() != boot.region.as_str() {
             return err(format!(
                 "{file}: key `state.kms_key_id` is in region `{}` but envs/bootstrap.toml creates the state key in `{}`; fix: use `{}`",
-                key.region, boot.region, boot.state.kms_key_alias
+                key.region(), boot.region, boot.state.kms_key_alias
             ));
         }
     }

@@ -1,6 +1,7 @@
 //! The `gen` command: reads `envs/<name>.toml`, builds each environment's Terraform document
 //! and writes `generated/<name>/`. See README.md for the workflow.
 
+pub mod checkov;
 pub mod commit;
 pub mod config;
 pub mod graph;
@@ -60,12 +61,12 @@ pub fn build(envs_dir: &Path, name: &str, format: Format) -> Result<Vec<File>, I
 
 /// The checked Terraform document of one environment.
 pub fn stack(envs_dir: &Path, name: &str) -> Result<tf::Stack, InputError> {
-    let (_, env) = config::load(envs_dir, name)?;
+    let env = config::load(envs_dir, name)?;
     let stack = match &env {
         Env::App(cfg) => {
             config::check_unique(envs_dir, name, cfg)?;
             if envs_dir.join("bootstrap.toml").exists() {
-                if let (_, Env::Bootstrap(boot)) = config::load(envs_dir, "bootstrap")? {
+                if let Env::Bootstrap(boot) = config::load(envs_dir, "bootstrap")? {
                     config::check_against_bootstrap(envs_dir, name, cfg, &boot)?;
                 }
             }
@@ -89,7 +90,7 @@ pub fn stack(envs_dir: &Path, name: &str) -> Result<tf::Stack, InputError> {
 fn app_envs(envs_dir: &Path) -> Result<Vec<(String, aws::env::AppEnv)>, InputError> {
     let mut out = Vec::new();
     for name in config::list(envs_dir)? {
-        if let (_, Env::App(cfg)) = config::load(envs_dir, &name)? {
+        if let Env::App(cfg) = config::load(envs_dir, &name)? {
             out.push((name, *cfg));
         }
     }

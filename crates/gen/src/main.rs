@@ -298,7 +298,7 @@ fn check(
             drift.push(output::Drift {
                 path: path.to_path_buf(),
                 what: format!(
-                    "graph block differs from `gen graph` ({} bytes)",
+                    "a generated block (`gen graph`, checkov) differs ({} bytes)",
                     c.new.map(|(b, _)| b.len()).unwrap_or(0)
                 ),
             });
@@ -386,6 +386,8 @@ fn readme_update(
             GraphFormat::Mermaid,
         ))
     })?;
+    let dir = real.parent().unwrap_or(Path::new("."));
+    let new = gen::checkov::update(path, dir, &new)?;
     Ok((new != text).then(|| commit::Change {
         target: real,
         new: Some((new.into_bytes(), mode)),

@@ -467,7 +467,10 @@ fn diff_summarizes_by_address_and_flags_data_loss() {
             "\"fastapi-infra-dev-content\"",
             "\"fastapi-infra-dev-media\"",
         )
-        .replace("ami = \"ubuntu-24.04\"", "ami = \"ami-0123456789abcdef0\"");
+        .replace(
+            "ami = \"ubuntu-24.04\"",
+            "ami = \"ami-0123456789abcdef0\"\nssh_user = \"ubuntu\"",
+        );
     fs::write(&path, text).unwrap();
     let o = gen(&dir, &["diff", "--env", "dev"]);
     assert_eq!(o.status.code(), Some(1));
@@ -739,6 +742,63 @@ fn the_readme_graph_is_kept_current() {
     assert_eq!(gen(&dir, &["--all", "--check"]).status.code(), Some(0));
     // The committed README is current too.
     assert_eq!(gen(&repo(), &["--all", "--check"]).status.code(), Some(0));
+}
+
+/// The README's checkov block is generated from `tests/checkov/{skips,must_pass}.toml` next to
+/// it: `--check` fails when either file changed, and a broken file stops the run (exit 2).
+#[test]
+fn the_readme_checkov_table_follows_the_files() {
+    let dir = scratch("readme-checkov");
+    fs::create_dir_all(dir.join("tests/checkov")).unwrap();
+    for f in ["skips.toml", "must_pass.toml"] {
+        let rel = format!("tests/checkov/{f}");
+        fs::copy(repo().join(&rel), dir.join(&rel)).unwrap();
+    }
+    let readme = "# x\n<!-- gen graph dev -->\n<!-- end gen graph -->\n<!-- gen checkov -->\n<!-- end gen checkov -->\nend\n";
+    fs::write(dir.join("README.md"), readme).unwrap();
+    assert!(gen(&dir, &["--all"]).status.success());
+    lock(&dir);
+    let text = fs::read_to_string(dir.join("README.md")).unwrap();
+    let committed = fs::read_to_string(repo().join("README.md")).unwrap();
+    let block = |t: &str| {
+        let start = t.find("<!-- gen checkov -->").unwrap();
+        t[start..t.find("<!-- end gen checkov -->").unwrap()].to_string()
+    };
+    assert_eq!(block(&text), block(&committed));
+    assert!(
+        text.contains("| CKV_AWS_157 | dev | dev runs single-AZ"),
+        "{text}"
+    );
+    assert!(text.contains("must pass CKV_AWS_79, CKV_AWS_8,"), "{text}");
+    assert_eq!(gen(&dir, &["--all", "--check"]).status.code(), Some(0));
+
+    let skips = dir.join("tests/checkov/skips.toml");
+    let old = fs::read_to_string(&skips).unwrap();
+    fs::write(&skips, old.replace("halve its cost", "save money")).unwrap();
+    let o = gen(&dir, &["--all", "--check"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("README.md: a generated block"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(gen(&dir, &["--all"]).status.success());
+    let text = fs::read_to_string(dir.join("README.md")).unwrap();
+    assert!(
+        text.contains("| CKV_AWS_157 | dev | dev runs single-AZ to save money"),
+        "{text}"
+    );
+
+    fs::write(&skips, "[CKV_X]\nenvs = [\"dev\"]\n").unwrap();
+    let o = gen(&dir, &["--all"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("skips.toml: missing field `reason`"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(fs::read_to_string(dir.join("README.md")).unwrap(), text);
+    let _ = fs::remove_dir_all(&dir);
 }
 
 #[test]

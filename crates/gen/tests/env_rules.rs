@@ -402,3 +402,84 @@ fn derived_names_cannot_collide_either() {
     assert!(!err.contains("SSM prefix"), "{err}");
     let _ = fs::remove_dir_all(&dir);
 }
+
+fn main_json(dir: &Path, out: &str) -> serde_json::Value {
+    let text = fs::read_to_string(dir.join(out).join("dev/main.tf.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn output_value(dir: &Path, out: &str, name: &str) -> Option<serde_json::Value> {
+    let text = fs::read_to_string(dir.join(out).join("dev/outputs.tf.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["output"].get(name).map(|o| o["value"].clone())
+}
+
+/// The `ssh_user` output is the AMI's login user: Ubuntu's for the lookup, the env file's for a
+/// pinned AMI (which must name it), and never the app's own user.
+#[test]
+fn the_ssh_user_is_the_amis_login_user() {
+    let dir = scratch("ssh-user");
+    accepted(&dir, &dev());
+    assert_eq!(output_value(&dir, "ok", "ssh_user"), Some("ubuntu".into()));
+
+    let pinned = set(&dev(), "app", "ami", "\"ami-0123456789abcdef0\"");
+    refused(
+        &dir,
+        &pinned,
+        &[
+            "envs/dev.toml: key `app.ssh_user` is missing",
+            "ami-0123456789abcdef0",
+            "fix: add `ssh_user",
+        ],
+    );
+    let debian = pinned.replace("[app]\n", "[app]\nssh_user = \"admin\"\n");
+    accepted(&dir, &debian);
+    assert_eq!(output_value(&dir, "ok", "ssh_user"), Some("admin".into()));
+
+    let wrong = dev().replace("[app]\n", "[app]\nssh_user = \"admin\"\n");
+    refused(
+        &dir,
+        &wrong,
+        &["key `app.ssh_user` is `admin`", "login user is `ubuntu`"],
+    );
+    let same = set(&debian, "app", "user", "\"fastapi2\"")
+        .replace("ssh_user = \"admin\"", "ssh_user = \"fastapi2\"");
+    refused(
+        &dir,
+        &same,
+        &["key `app.user` is `fastapi2`, the AMI's login user"],
+    );
+    let root = debian.replace("ssh_user = \"admin\"", "ssh_user = \"root\"");
+    refused(&dir, &root, &["key `app.ssh_user`", "`root` cannot log in"]);
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// `protection` is the env's: it decides the database's deletion protection and whether the
+/// buckets are `force_destroy`; the key's old place says where it went.
+#[test]
+fn protection_covers_the_database_and_the_buckets() {
+    let dir = scratch("protection");
+    for (value, destroyable) in [("\"dev\"", true), ("\"prod\"", false)] {
+        accepted(&dir, &set(&dev(), "", "protection", value));
+        let main = main_json(&dir, "ok");
+        for role in ["logs", "artifacts", "content"] {
+            let b = &main["resource"]["aws_s3_bucket"][role];
+            assert_eq!(b.get("force_destroy").is_some(), destroyable, "{role}: {b}");
+        }
+        let db = &main["resource"]["aws_db_instance"]["this"];
+        assert_eq!(db["deletion_protection"], !destroyable, "{db}");
+    }
+    let old = set(&dev(), "", "protection", "\"dev\"")
+        .replace("protection = \"dev\"\n", "")
+        .replace("[database]\n", "[database]\nprotection = \"dev\"\n");
+    refused(
+        &dir,
+        &old,
+        &[
+            "envs/dev.toml:",
+            "key `database.protection` is now `protection`",
+            "fix: move it to `protection` (top level",
+        ],
+    );
+    let _ = fs::remove_dir_all(&dir);
+}
