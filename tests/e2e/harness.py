@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -351,6 +352,33 @@ def envs(folder: Path = REPO / "envs") -> dict[str, dict]:
     """Every environment of `folder` (its `*.toml`), name -> the parsed env file, sorted by name.
     Tests that cover every env use this, never a hand-kept list: a new env file is covered."""
     return {p.stem: tomllib.loads(p.read_text()) for p in sorted(folder.glob("*.toml"))}
+
+
+def generated_main(env: str) -> dict:
+    """generated/<env>/main.tf.json: what the code emits, the one source tests read roles and
+    keys from (never a copy of them)."""
+    return json.loads((REPO / "generated" / env / "main.tf.json").read_text())
+
+
+def bucket_roles(env: str) -> dict[str, str]:
+    """Each bucket of an env by role (`aws_s3_bucket.<role>`), with its name."""
+    return {role: b["bucket"] for role, b in generated_main(env)["resource"]["aws_s3_bucket"].items()}
+
+
+def logged_buckets(env: str) -> list[str]:
+    """The roles of the buckets that log their access into another (`aws_s3_bucket_logging.<role>`)."""
+    return sorted(generated_main(env)["resource"].get("aws_s3_bucket_logging", {}))
+
+
+def secret_parameters(env: str) -> dict[str, str]:
+    """Each secret variable and the name of the SSM parameter it is written to (`value_wo`)."""
+    params = generated_main(env)["resource"]["aws_ssm_parameter"]
+    out = {}
+    for p in params.values():
+        m = re.fullmatch(r"\$\{var\.([a-z0-9_]+)\}", str(p.get("value_wo", "")))
+        if m:
+            out[m.group(1)] = p["name"]
+    return out
 
 
 def is_bootstrap(env: dict) -> bool:

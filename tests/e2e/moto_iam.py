@@ -34,6 +34,14 @@ parameter retrieval"):
    that service. This is how tests get an instance role's credentials (what EC2 does for an
    instance profile), without the race of ``/moto-api/reset-auth`` (a concurrent request could
    take the one unauthenticated slot).
+4. **AssumeRoleWithWebIdentity.** The request is unsigned (the token is the credential); moto
+   5.2.5 under enforcement fails it for lack of a signature, and without enforcement grants
+   any role to any token. Here the token is read as a JWT, the IAM OIDC provider whose URL is
+   the token's ``iss`` (host and path) and whose client ids hold its ``aud`` is the caller
+   (``{"Federated": <provider ARN>}``), the context gets ``<host>:aud``, ``<host>:sub`` and
+   ``<host>:iss``, an expired token (``exp``) is refused, and the role's trust policy decides.
+   Not modelled: the token's signature (AWS checks it against the issuer's JWKS; here any
+   signature passes), so a test proves the trust conditions, never the token's authenticity.
 
 How TLS is modelled: moto speaks plain HTTP on loopback, but real clients of our stack reach AWS
 over HTTPS. So every request counts as ``aws:SecureTransport = true`` unless it carries the
@@ -84,11 +92,14 @@ class Caller:
     account: str | None = None
     service: str | None = None  # set when the caller is an AWS service principal
     user_name: str | None = None
+    federated: str | None = None  # an OIDC provider's ARN, for AssumeRoleWithWebIdentity
 
     @property
     def principal_type(self) -> str:
         if self.service:
             return "AWSService"
+        if self.federated:
+            return "WebIdentityUser"
         if self.arn is None:
             return "Anonymous"
         if ":assumed-role/" in self.arn:
@@ -245,6 +256,8 @@ def _principal_matches(principal: Any, caller: Caller) -> bool:
             if kind == "AWS" and _aws_principal_matches(str(value), caller):
                 return True
             if kind == "Service" and caller.service is not None and value == caller.service:
+                return True
+            if kind == "Federated" and caller.federated is not None and value == caller.federated:
                 return True
     return False
 
@@ -551,6 +564,75 @@ def _wrap_key_response(original: Any) -> Any:
     return key_response
 
 
+def _jwt_claims(token: str) -> dict:
+    """The claims of a JWT (its middle part), signature not checked (see point 4 above)."""
+    import base64
+
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError) as e:
+        raise PolicyModelError(f"WebIdentityToken is not a JWT: {e}") from e
+    return claims if isinstance(claims, dict) else {}
+
+
+def web_identity_caller(claims: dict, providers: list[tuple[str, str, list[str]]], now: float) -> tuple[Caller, Context] | None:
+    """The caller and context of a web-identity token: None when no provider matches, or expired.
+
+    `providers`: (ARN, URL without scheme, client ids) of the account's OIDC providers."""
+    iss = str(claims.get("iss", ""))
+    host_path = re.sub(r"^https://", "", iss)
+    aud = claims.get("aud")
+    auds = [str(a) for a in _as_list(aud)] if aud is not None else []
+    exp = claims.get("exp")
+    if not isinstance(exp, (int, float)) or exp <= now:
+        return None
+    for arn, url, client_ids in providers:
+        if url == host_path and any(a in client_ids for a in auds):
+            caller = Caller(federated=arn)
+            ctx = Context.build(caller, True, None, None)
+            for key, value in (("aud", auds), ("sub", [str(claims.get("sub", ""))]), ("iss", [host_path])):
+                ctx.values[f"{host_path}:{key}".lower()] = value
+            return caller, ctx
+    return None
+
+
+def _wrap_authenticate(original: Any) -> Any:
+    """AssumeRoleWithWebIdentity (unsigned) is decided by the token and the trust policy."""
+
+    def authenticate(self: Any, iam_request_cls: Any, resource: str = "*") -> None:
+        from moto.core.authorization import ActionAuthenticatorMixin
+        from moto.core.exceptions import AccessDeniedError
+        from moto.iam.models import iam_backends
+        from moto import settings
+
+        if (
+            ActionAuthenticatorMixin.request_count < settings.INITIAL_NO_AUTH_ACTION_COUNT
+            or self._get_action() != "AssumeRoleWithWebIdentity"
+        ):
+            return original(self, iam_request_cls, resource)
+        import time
+
+        action = "sts:AssumeRoleWithWebIdentity"
+        role_arn = self._get_param("RoleArn") or ""
+        backend = iam_backends[self.current_account][_partition(self.region)]
+        providers = [(p.arn, p.url, list(p.client_id_list)) for p in backend.open_id_providers.values()]
+        found = web_identity_caller(_jwt_claims(self._get_param("WebIdentityToken") or ""), providers, time.time())
+        if found is None:
+            raise AccessDeniedError(user_arn="web identity (no matching OIDC provider, or expired token)", action=action)
+        caller, ctx = found
+        try:
+            role = backend.get_role_by_arn(role_arn)
+        except Exception:
+            raise AccessDeniedError(user_arn=caller.federated or "", action=action)
+        doc = role.assume_role_policy_document
+        doc = json.loads(doc) if isinstance(doc, str) else doc
+        if evaluate([doc], action, None, ctx, caller) != ALLOW:
+            raise AccessDeniedError(user_arn=caller.federated or "", action=action)
+
+    return authenticate
+
+
 def _wrap_wsgi(original: Any) -> Any:
     """Remember each request's WSGI environ (one thread per request) for the context keys."""
 
@@ -562,6 +644,7 @@ def _wrap_wsgi(original: Any) -> Any:
 
 
 def apply_patches() -> None:
+    from moto.core.authorization import ActionAuthenticatorMixin
     from moto.dynamodb.responses import DynamoHandler
     from moto.iam.access_control import IAMRequestBase
     from moto.kms.responses import KmsResponse
@@ -578,6 +661,9 @@ def apply_patches() -> None:
     DynamoHandler._determine_resource = _dynamodb_resource
     KmsResponse._determine_resource = _kms_resource
     DomainDispatcherApplication.__call__ = _wrap_wsgi(DomainDispatcherApplication.__call__)
+    ActionAuthenticatorMixin._authenticate_and_authorize_action = _wrap_authenticate(
+        ActionAuthenticatorMixin._authenticate_and_authorize_action
+    )
 
 
 def main() -> None:

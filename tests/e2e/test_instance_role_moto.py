@@ -10,9 +10,9 @@ request is made with those credentials.
 
 Both directions, each refusal a 403 AccessDenied on something that exists:
 - allowed: own content bucket write, read and list; own SSM parameters (as user_data reads them);
-- refused: the other env's parameters; every state object (own and other env's), listing,
-  writing and deleting in the state bucket; the lock table; and for prod's scoped role the other
-  env's buckets.
+- refused: the other env's parameters and buckets (`full` is `s3:*` on the env's own buckets
+  only); every state object (own and other env's), listing, writing and deleting in the state
+  bucket; the lock table.
 Then the admin grants the role AmazonS3FullAccess and AmazonDynamoDBFullAccess on top: the
 explicit Deny still refuses the state bucket and the lock table (explicit deny wins), while the
 grant visibly works on the other env's bucket.
@@ -45,6 +45,11 @@ def parameter_names(env: str) -> list[str]:
 
 def env_file(name: str) -> dict:
     return tomllib.loads((REPO / "envs" / f"{name}.toml").read_text())
+
+
+def bucket_names(cfg: dict) -> list[str]:
+    """The env's bucket names (`[buckets]` also holds settings such as logs_expiration_days)."""
+    return [cfg["buckets"][role] for role in ("logs", "artifacts", "content")]
 
 
 def denied(call, **kwargs) -> None:
@@ -98,7 +103,7 @@ def stand_in_for(other: str, moto) -> None:
     """What the other env would have made: its buckets, parameters and state object."""
     cfg = env_file(other)
     s3 = moto.admin_boto("s3")
-    for bucket in cfg["buckets"].values():
+    for bucket in bucket_names(cfg):
         s3.create_bucket(Bucket=bucket)
         s3.put_object(Bucket=bucket, Key="existing", Body=b"other env's object")
     ssm = moto.admin_boto("ssm")
@@ -165,16 +170,19 @@ def test_instance_role_cannot_reach_state_or_other_env(env, tmp_path):
         # Refused: state, own and other env's, and the lock table.
         assert_state_refused(moto, creds, cfg, env, other)
 
+        # Refused, whatever the access level: the other env's buckets (issue 10: `full` was
+        # AmazonS3FullAccess and reached them).
         other_content = other_cfg["buckets"]["content"]
-        if cfg["iam"]["s3_access"] == "scoped":
-            for bucket in other_cfg["buckets"].values():
-                denied(s3.get_object, Bucket=bucket, Key="existing")
-                denied(s3.put_object, Bucket=bucket, Key="probe", Body=b"x")
-                denied(s3.list_objects_v2, Bucket=bucket)
+        for bucket in bucket_names(other_cfg):
+            denied(s3.get_object, Bucket=bucket, Key="existing")
+            denied(s3.put_object, Bucket=bucket, Key="probe", Body=b"x")
+            denied(s3.list_objects_v2, Bucket=bucket)
+            denied(s3.get_bucket_versioning, Bucket=bucket)
+        if cfg["iam"]["s3_access"] == "full":
+            # `full` is every S3 action on its own buckets: bucket-level calls work there.
+            assert s3.get_bucket_versioning(Bucket=content)["Status"] == "Enabled"
         else:
-            # `full` is AmazonS3FullAccess: other buckets are reachable, so the refusals
-            # above are the explicit Deny at work, not a role that can do nothing.
-            assert s3.get_object(Bucket=other_content, Key="existing")["Body"].read() == b"other env's object"
+            denied(s3.get_bucket_versioning, Bucket=content)
 
         # Explicit deny wins: broad grants added later do not open state or the lock table.
         iam = moto.admin_boto("iam")

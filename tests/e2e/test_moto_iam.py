@@ -297,3 +297,26 @@ def test_logs_bucket_statement_evaluates_like_aws(caller, source_arn, source_acc
         ctx.values["aws:sourceaccount"] = [source_account]
     doc = {"Statement": [LOGS_STATEMENT]}
     assert evaluate([doc], "s3:PutObject", "arn:aws:s3:::logs/x", ctx, caller) == expected
+
+
+def test_web_identity_tokens_name_their_provider_and_claims():
+    """Pure: a token's issuer and audience pick the OIDC provider; sub/aud become condition keys."""
+    from moto_iam import web_identity_caller
+
+    host = "token.actions.githubusercontent.com"
+    arn = f"arn:aws:iam::{ACCOUNT}:oidc-provider/{host}"
+    providers = [(arn, host, ["sts.amazonaws.com"])]
+    claims = {"iss": f"https://{host}", "aud": "sts.amazonaws.com", "sub": "repo:o/r:pull_request", "exp": 2000}
+    caller, ctx = web_identity_caller(claims, providers, now=1000)
+    assert caller.federated == arn and caller.principal_type == "WebIdentityUser"
+    assert ctx.get(f"{host}:sub") == ["repo:o/r:pull_request"] and ctx.get(f"{host}:aud") == ["sts.amazonaws.com"]
+    trust = {"Statement": [{"Effect": "Allow", "Principal": {"Federated": arn},
+                            "Action": "sts:AssumeRoleWithWebIdentity",
+                            "Condition": {"StringEquals": {f"{host}:sub": "repo:o/r:pull_request",
+                                                           f"{host}:aud": "sts.amazonaws.com"}}}]}
+    assert evaluate([trust], "sts:AssumeRoleWithWebIdentity", None, ctx, caller) == ALLOW
+    other = web_identity_caller({**claims, "sub": "repo:x/r:pull_request"}, providers, now=1000)
+    assert evaluate([trust], "sts:AssumeRoleWithWebIdentity", None, other[1], other[0]) == NEUTRAL
+    assert web_identity_caller({**claims, "exp": 999}, providers, now=1000) is None  # expired
+    assert web_identity_caller({**claims, "aud": "other"}, providers, now=1000) is None
+    assert web_identity_caller({**claims, "iss": "https://evil.example"}, providers, now=1000) is None

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import REPO, TEST_VARS, Terraform, copy_env, write_json
+from harness import (REPO, TEST_VARS, Terraform, bucket_roles, copy_env, envs, is_bootstrap, logged_buckets,
+                     secret_parameters, write_json)
 
 
 # moto 5.2.5 drops the description of a rule that references another security group, so every
@@ -33,13 +34,7 @@ MOTO_QUIRKS = {
     }
 }
 
-# The secret variables and the SSM parameter each one lands in.
-SECRET_PARAMETERS = {
-    "db_password": "db_password",
-    "tavily_api_key": "tavily_api_key",
-    "gemini_api_key": "gemini_api_key",
-    "app_repo_url": "repo_url",
-}
+ENVS = envs()
 
 
 def prepare(env, tmp_path, moto):
@@ -63,14 +58,15 @@ def check_aws_rules(env, moto, out):
     assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256", rule
     policy = json.loads(s3.get_bucket_policy(Bucket=logs)["Policy"])
     delivery = [st for st in policy["Statement"] if st.get("Principal") == {"Service": "logging.s3.amazonaws.com"}]
-    assert len(delivery) == 2, policy
-    for role in ("artifacts", "content"):
+    sources = logged_buckets(env)
+    assert sources and len(delivery) == len(sources), policy
+    for role in sources:
         source = out[f"bucket_{role}_name"]["value"]
         assert s3.get_bucket_logging(Bucket=source)["LoggingEnabled"]["TargetPrefix"] == f"{role}/"
         st = next(st for st in delivery if st["Resource"] == f"arn:aws:s3:::{logs}/{role}/*")
         assert st["Condition"]["ArnLike"]["aws:SourceArn"] == f"arn:aws:s3:::{source}", st
         assert st["Condition"]["StringEquals"]["aws:SourceAccount"] == account, st
-    for role in ("artifacts", "content"):
+    for role in sources:  # every bucket but the logs bucket: SSE-KMS
         rule = s3.get_bucket_encryption(Bucket=out[f"bucket_{role}_name"]["value"])["ServerSideEncryptionConfiguration"]["Rules"][0]
         assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms", rule
 
@@ -166,8 +162,11 @@ def assert_no_secret(tf: Terraform, needles: list[str], plan_json: str = "") -> 
 
 def assert_ssm_holds(moto, env: str, values: dict) -> None:
     ssm = moto.boto("ssm")
-    for var, param in SECRET_PARAMETERS.items():
-        p = ssm.get_parameter(Name=f"/fastapi-infra/{env}/{param}", WithDecryption=True)["Parameter"]
+    # The secret variables and the SSM parameter each one lands in, from the generated document.
+    params = secret_parameters(env)
+    assert sorted(params) == sorted(values), params
+    for var, param in params.items():
+        p = ssm.get_parameter(Name=param, WithDecryption=True)["Parameter"]
         assert p["Type"] == "SecureString", p
         assert p["Value"] == values[var], f"{param} in SSM is not the tfvars value"
 
@@ -195,13 +194,13 @@ def check_outputs_and_emulator(env, tf, moto, values) -> None:
     assert re.fullmatch(r"http://\d+\.\d+\.\d+\.\d+:8000", out["app_url"]["value"]), out["app_url"]
     assert re.fullmatch(r"[a-z0-9.-]+:5432", out["rds_endpoint"]["value"]), out["rds_endpoint"]
     assert out["instance_id"]["value"].startswith("i-")
-    for role in ("logs", "artifacts", "content"):
-        assert out[f"bucket_{role}_name"]["value"] == f"fastapi-infra-{env}-{role}"
+    for role, name in bucket_roles(env).items():
+        assert out[f"bucket_{role}_name"]["value"] == name == ENVS[env]["buckets"][role]
     assert not [s for s in tags(values) if s in json.dumps(out)], "a secret in the outputs"
     rds = moto.boto("rds").describe_db_instances()["DBInstances"]
     assert len(rds) == 1 and rds[0]["Engine"] == "postgres"
     assert rds[0]["PubliclyAccessible"] is False and rds[0]["StorageEncrypted"] is True
-    assert rds[0]["DeletionProtection"] is (env == "prod")
+    assert rds[0]["DeletionProtection"] is (ENVS[env]["protection"] == "prod")
     check_aws_rules(env, moto, out)
 
 
@@ -237,7 +236,7 @@ def rotate(env, tf, moto, tfvars, values) -> dict:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("env", ["dev", "prod"])
+@pytest.mark.parametrize("env", sorted(e for e, cfg in ENVS.items() if not is_bootstrap(cfg)))
 def test_apply_outputs_secrets_replan_rotate_destroy(env, tmp_path, moto):
     work, tf = prepare(env, tmp_path, moto)
     tfvars = tmp_path / "operator" / f"{env}.tfvars.json"
@@ -264,7 +263,7 @@ def test_apply_outputs_secrets_replan_rotate_destroy(env, tmp_path, moto):
             work / "teardown_override.tf.json",
             {"resource": {
                 "aws_db_instance": {"this": {"deletion_protection": False, "skip_final_snapshot": True}},
-                "aws_s3_bucket": {role: {"force_destroy": True} for role in ("logs", "artifacts", "content")},
+                "aws_s3_bucket": {role: {"force_destroy": True} for role in bucket_roles(env)},
             }},
         )
         tf.run("apply", "-auto-approve", f"-var-file={tfvars}", timeout=300)

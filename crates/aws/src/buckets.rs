@@ -39,6 +39,41 @@ pub struct AcceptAccessLogs {
     pub sources: Vec<LogSource>,
 }
 
+/// How long a versioned bucket keeps objects, applied by its lifecycle configuration. S3
+/// deletes nothing by itself ("The system does not delete old log files"), and in a versioned
+/// bucket an expiration only turns the current version noncurrent (behind a delete marker):
+/// the noncurrent expiration is what frees the data.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Retention {
+    /// Expire current versions this many days after creation (`None`: never).
+    pub current_days: Option<u32>,
+    /// Delete noncurrent versions this many days after they became noncurrent (`None`: never).
+    pub noncurrent_days: Option<u32>,
+}
+
+impl Retention {
+    /// The lifecycle rule that applies it to every object, if it expires anything.
+    fn rule(&self) -> Option<Body> {
+        if self.current_days.is_none() && self.noncurrent_days.is_none() {
+            return None;
+        }
+        let mut rule = Body::new()
+            .attr("id", "retention")
+            .attr("status", "Enabled")
+            .block("filter", Body::new().attr("prefix", ""));
+        if let Some(days) = self.current_days {
+            rule.push_block("expiration", Body::new().attr("days", days));
+        }
+        if let Some(days) = self.noncurrent_days {
+            rule.push_block(
+                "noncurrent_version_expiration",
+                Body::new().attr("noncurrent_days", days),
+            );
+        }
+        Some(rule)
+    }
+}
+
 /// One secure bucket. `role` names its Terraform resources (`aws_s3_bucket.<role>`).
 pub struct SecureBucket<'a> {
     pub role: &'a str,
@@ -52,6 +87,8 @@ pub struct SecureBucket<'a> {
     /// here on behalf of exactly these, each under its own prefix). Such a bucket must use
     /// `Encryption::S3Managed`: S3 does not deliver access logs into SSE-KMS buckets.
     pub accept_access_logs: Option<AcceptAccessLogs>,
+    /// What the lifecycle configuration expires (besides incomplete multipart uploads).
+    pub retention: Retention,
 }
 
 /// What a bucket gives other modules.
@@ -119,20 +156,26 @@ impl SecureBucket<'_> {
                 Body::new().attr("object_ownership", "BucketOwnerEnforced"),
             ),
         );
+        // One lifecycle configuration per bucket: S3 keeps only one, and two resources on the
+        // same bucket fight forever (the provider's documentation).
+        let mut lifecycle = Body::new().attr("bucket", id).block(
+            "rule",
+            Body::new()
+                .attr("id", "abort-incomplete-multipart-uploads")
+                .attr("status", "Enabled")
+                .block("filter", Body::new().attr("prefix", ""))
+                .block(
+                    "abort_incomplete_multipart_upload",
+                    Body::new().attr("days_after_initiation", 7u32),
+                ),
+        );
+        if let Some(rule) = self.retention.rule() {
+            lifecycle.push_block("rule", rule);
+        }
         stack.resource(
             "aws_s3_bucket_lifecycle_configuration",
             self.role,
-            Body::new().attr("bucket", id).block(
-                "rule",
-                Body::new()
-                    .attr("id", "abort-incomplete-multipart-uploads")
-                    .attr("status", "Enabled")
-                    .block("filter", Body::new().attr("prefix", ""))
-                    .block(
-                        "abort_incomplete_multipart_upload",
-                        Body::new().attr("days_after_initiation", 7u32),
-                    ),
-            ),
+            lifecycle,
         );
     }
 

@@ -78,10 +78,10 @@ impl CiRole {
 pub fn subjects(repo: &GithubRepo, env: &str, role: CiRole) -> Vec<String> {
     match role {
         CiRole::Plan => vec![
-            format!("repo:{}:environment:{}", repo.0, plan_environment(env)),
-            format!("repo:{}:ref:refs/heads/main", repo.0),
+            format!("repo:{}:environment:{}", repo, plan_environment(env)),
+            format!("repo:{}:ref:refs/heads/main", repo),
         ],
-        CiRole::Apply => vec![format!("repo:{}:environment:{env}", repo.0)],
+        CiRole::Apply => vec![format!("repo:{}:environment:{env}", repo)],
     }
 }
 
@@ -379,9 +379,12 @@ impl CiEnv {
                 ],
                 vec![self.role_arn(), self.profile_arn()],
             ),
+            // No managed policy is attached any more; a host role made before `full` was
+            // scoped to the env's buckets still has AmazonS3FullAccess, which the next apply
+            // detaches.
             allow(
-                "AttachOnlyS3FullAccess",
-                &["iam:AttachRolePolicy", "iam:DetachRolePolicy"],
+                "DetachOnlyS3FullAccess",
+                &["iam:DetachRolePolicy"],
                 vec![self.role_arn()],
             )
             .block(

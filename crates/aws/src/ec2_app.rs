@@ -36,8 +36,17 @@ enum CidrValue<'a> {
     Vpc(&'a VpcCidr),
 }
 
+/// What the app's security group gives other modules.
+pub struct AppFirewallOutputs {
+    pub id: SecurityGroupId,
+    /// Every egress rule. The provider deletes the default allow-all egress rule of a security
+    /// group it creates, so until these exist the host reaches nothing (no SSM, no apt, no
+    /// database): the instance boots only after them.
+    pub egress_rules: Vec<Address>,
+}
+
 impl AppFirewall<'_> {
-    pub fn emit(&self, stack: &mut Stack) -> SecurityGroupId {
+    pub fn emit(&self, stack: &mut Stack) -> AppFirewallOutputs {
         let sg = stack.resource(
             "aws_security_group",
             "app",
@@ -87,6 +96,7 @@ impl AppFirewall<'_> {
                 cidr: CidrValue::Vpc(&self.vpc_cidr),
             },
         ];
+        let mut egress_rules = Vec::new();
         for (kind, rules) in [
             ("aws_vpc_security_group_ingress_rule", ingress),
             ("aws_vpc_security_group_egress_rule", egress),
@@ -97,7 +107,7 @@ impl AppFirewall<'_> {
                     CidrValue::Anywhere => "0.0.0.0/0".into(),
                     CidrValue::Vpc(v) => v.into(),
                 };
-                stack.resource(
+                let rule = stack.resource(
                     kind,
                     &r.name,
                     Body::new()
@@ -108,9 +118,15 @@ impl AppFirewall<'_> {
                         .attr("from_port", r.port)
                         .attr("to_port", r.port),
                 );
+                if kind.ends_with("egress_rule") {
+                    egress_rules.push(rule);
+                }
             }
         }
-        SecurityGroupId(sg_id)
+        AppFirewallOutputs {
+            id: SecurityGroupId(sg_id),
+            egress_rules,
+        }
     }
 }
 
@@ -128,8 +144,8 @@ pub struct AppInstance<'a> {
     pub key_name: Ref,
     /// The name of the user_data file beside the Terraform files.
     pub user_data_file: &'a str,
-    /// What user_data and the app read at boot (parameters, the role's policies, the
-    /// database): Terraform starts a resource as soon as what it references exists, so the
+    /// What user_data and the app need at boot (parameters, the role's policies, the
+    /// database, the security-group rules that let the host reach them): Terraform starts a resource as soon as what it references exists, so the
     /// instance `depends_on` these explicitly.
     pub boot_after: Vec<Address>,
 }
@@ -146,7 +162,7 @@ impl AppInstance<'_> {
     /// every zone offers every type (in us-east-1, us-east-1e has no t3), and RunInstances in
     /// such a zone fails with "Unsupported".
     fn subnets_offering_the_type(&self, stack: &mut Stack) -> SubnetIds {
-        let t = self.host.instance_type.0.as_str();
+        let t = self.host.instance_type.as_str();
         let offerings = stack.data(
             "aws_ec2_instance_type_offerings",
             "app",
@@ -252,7 +268,7 @@ impl AppInstance<'_> {
         );
         let mut body = Body::new()
             .attr("ami", ami)
-            .attr("instance_type", self.host.instance_type.0.as_str())
+            .attr("instance_type", self.host.instance_type.as_str())
             .attr("subnet_id", subnet)
             .attr(
                 "vpc_security_group_ids",
@@ -299,7 +315,7 @@ impl AppInstance<'_> {
                     "error_message",
                     format!(
                         "No default subnet lies in an Availability Zone that offers {t}. Fix: choose another app.instance_type, or add a default subnet (aws ec2 create-default-subnet) in a zone that offers {t}.",
-                        t = self.host.instance_type.0
+                        t = self.host.instance_type
                     ),
                 ),
         );

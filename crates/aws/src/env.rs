@@ -186,6 +186,24 @@ pub struct Buckets {
     pub logs: BucketName,
     pub artifacts: BucketName,
     pub content: BucketName,
+    /// Days S3 keeps a server access log in the logs bucket before it expires it (S3 deletes
+    /// no log by itself). Default 365.
+    #[serde(
+        default = "default_logs_expiration_days",
+        deserialize_with = "logs_expiration_days"
+    )]
+    pub logs_expiration_days: u32,
+}
+
+/// A year of access logs, what audits usually ask for.
+pub const DEFAULT_LOGS_EXPIRATION_DAYS: u32 = 365;
+
+fn default_logs_expiration_days() -> u32 {
+    DEFAULT_LOGS_EXPIRATION_DAYS
+}
+
+fn logs_expiration_days<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    bounded(d, 1, 3650, "logs_expiration_days")
 }
 
 /// `[iam]`: what the instance role may do in S3.
@@ -199,7 +217,9 @@ pub struct Iam {
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum S3Access {
-    /// `AmazonS3FullAccess`, what the first release asked for.
+    /// Every S3 action (`s3:*`), on this environment's own buckets only. The first release
+    /// asked for `AmazonS3FullAccess`, which reaches every bucket of the account, other
+    /// environments' included.
     Full,
     /// Read, write and list on this environment's own buckets only.
     Scoped,
@@ -274,10 +294,29 @@ pub struct BootstrapState {
     /// `lifecycle.prevent_destroy` on the bucket, table and key; keep it `true` outside tests.
     #[serde(default = "yes")]
     pub prevent_destroy: bool,
+    /// Days S3 keeps a state object's old (noncurrent) versions before it deletes them: the
+    /// window in which an earlier state can be restored, and the bound on how long an old
+    /// version (one written before secrets became write-only, say) survives. Default 90.
+    #[serde(
+        default = "default_state_noncurrent_days",
+        deserialize_with = "state_noncurrent_days"
+    )]
+    pub noncurrent_version_expiration_days: u32,
 }
 
 fn yes() -> bool {
     true
+}
+
+/// Three months of state history.
+pub const DEFAULT_STATE_NONCURRENT_DAYS: u32 = 90;
+
+fn default_state_noncurrent_days() -> u32 {
+    DEFAULT_STATE_NONCURRENT_DAYS
+}
+
+fn state_noncurrent_days<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    bounded(d, 1, 3650, "noncurrent_version_expiration_days")
 }
 
 /// Any environment.

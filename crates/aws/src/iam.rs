@@ -10,7 +10,7 @@ use crate::{Arn, InstanceProfileName, Naming};
 pub struct InstanceRole<'a> {
     pub naming: &'a Naming,
     pub s3_access: S3Access,
-    /// The environment's buckets (used by `S3Access::Scoped`).
+    /// The environment's own buckets: the only ones either access level reaches.
     pub buckets: Vec<Arn>,
     /// SSM parameters the instance reads at boot.
     pub parameters: Vec<Arn>,
@@ -46,17 +46,17 @@ fn deny(sid: &str, action: &str, resources: Vec<String>) -> Body {
 
 /// Deny statements on the state bucket (the bucket and every object: state files, S3 lock
 /// files) and on the DynamoDB lock table (and its indexes and streams). An explicit Deny wins
-/// over any Allow, so this holds with `AmazonS3FullAccess` or any grant added later. The
+/// over any Allow, so this holds with `s3:*` or any grant added later. The
 /// table's account is `*`: the env file does not know it, and a Deny may be broader.
 fn deny_state(state: &State) -> Vec<Body> {
-    let bucket = format!("arn:aws:s3:::{}", state.bucket.0);
+    let bucket = format!("arn:aws:s3:::{}", state.bucket);
     let mut denies = vec![deny(
         "DenyTerraformStateBucket",
         "s3:*",
         vec![bucket.clone(), format!("{bucket}/*")],
     )];
     if let Some(table) = &state.dynamodb_table {
-        let table = format!("arn:aws:dynamodb:{}:*:table/{}", state.region.0, table.0);
+        let table = format!("arn:aws:dynamodb:{}:*:table/{}", state.region, table);
         denies.push(deny(
             "DenyTerraformLockTable",
             "dynamodb:*",
@@ -101,22 +101,25 @@ impl InstanceRole<'_> {
             &["ssm:GetParameter", "ssm:GetParameters"],
             Value::list(self.parameters.iter()),
         )];
+        let objects: Vec<Value> = self
+            .buckets
+            .iter()
+            .map(|b| {
+                Value::template([Piece::Expr(Expr::Ref(b.0.clone())), Piece::Lit("/*".into())])
+            })
+            .collect();
         match self.s3_access {
+            // Every S3 action, on this env's own buckets and their objects only: never another
+            // env's buckets (AmazonS3FullAccess would open every bucket of the account).
             S3Access::Full => {
-                grants.push(
-                    stack.resource(
-                        "aws_iam_role_policy_attachment",
-                        "app_s3_full_access",
-                        Body::new()
-                            .attr("role", &role_name)
-                            .attr("policy_arn", "arn:aws:iam::aws:policy/AmazonS3FullAccess"),
-                    ),
-                );
+                let buckets = self.buckets.iter().map(Value::from);
+                statements.push(statement(
+                    "ManageAppBuckets",
+                    &["s3:*"],
+                    Value::List(buckets.chain(objects).collect()),
+                ));
             }
             S3Access::Scoped => {
-                let objects = self.buckets.iter().map(|b| {
-                    Value::template([Piece::Expr(Expr::Ref(b.0.clone())), Piece::Lit("/*".into())])
-                });
                 statements.push(statement(
                     "ListAppBuckets",
                     &["s3:ListBucket", "s3:GetBucketLocation"],
@@ -125,7 +128,7 @@ impl InstanceRole<'_> {
                 statements.push(statement(
                     "ReadWriteAppObjects",
                     &["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                    Value::list(objects),
+                    Value::List(objects),
                 ));
             }
         }

@@ -63,7 +63,10 @@ typed_ref! {
 
 /// The AWS provider this tool emits for (the only provider it needs).
 pub const AWS_PROVIDER_SOURCE: &str = "hashicorp/aws";
-pub const AWS_PROVIDER_VERSION: &str = "~> 5.0";
+/// At least 5.100 (the version tested here; the write-only `password_wo` and `value_wo` need a
+/// recent 5.x), never 6.x (a major version changes arguments). Written as Terraform writes it
+/// into `.terraform.lock.hcl`, which `gen --check` compares.
+pub const AWS_PROVIDER_VERSION: &str = ">= 5.100.0, < 6.0.0";
 pub const TERRAFORM_VERSION: &str = ">= 1.11";
 
 /// Naming of an environment's resources: `<project>-<env>-<role>`.

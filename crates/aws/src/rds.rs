@@ -31,6 +31,9 @@ pub struct PostgresOutputs {
     /// `<host>:<port>`.
     pub endpoint: Value,
     pub security_group: SecurityGroupId,
+    /// `aws_vpc_security_group_ingress_rule.db_postgres_from_app`: until it exists the app's
+    /// connections to 5432 are dropped, so the app host boots only after it.
+    pub ingress_from_app: Address,
 }
 
 pub const POSTGRES_PORT: u16 = 5432;
@@ -150,7 +153,7 @@ impl Postgres<'_> {
                 )
                 .attr("vpc_id", &self.vpc_id),
         );
-        stack.resource(
+        let ingress_from_app = stack.resource(
             "aws_vpc_security_group_ingress_rule",
             "db_postgres_from_app",
             Body::new()
@@ -178,11 +181,11 @@ impl Postgres<'_> {
             .attr("identifier", name.as_str())
             .attr("engine", "postgres")
             .attr("engine_version", "16")
-            .attr("instance_class", self.db.instance_class.0.as_str())
+            .attr("instance_class", self.db.instance_class.as_str())
             .attr("allocated_storage", self.db.allocated_storage_gb)
             .attr("storage_type", "gp3")
             .attr("storage_encrypted", true)
-            .attr("db_name", self.db.db_name.0.as_str())
+            .attr("db_name", self.db.db_name.as_str())
             .attr("username", &self.username)
             .attr("password_wo", &self.password)
             .attr("password_wo_version", &self.password_version)
@@ -194,7 +197,9 @@ impl Postgres<'_> {
             .attr("backup_retention_period", self.db.backup_retention_days)
             .attr("copy_tags_to_snapshot", true)
             .attr("auto_minor_version_upgrade", true)
-            .attr("iam_database_authentication_enabled", true)
+            // The app logs in with the master password (from SSM), and no role holds
+            // `rds-db:connect`: a second, unused way in stays closed.
+            .attr("iam_database_authentication_enabled", false)
             .attr(
                 "enabled_cloudwatch_logs_exports",
                 Value::list(["postgresql", "upgrade"]),
@@ -228,6 +233,7 @@ impl Postgres<'_> {
             port,
             endpoint,
             security_group: SecurityGroupId(sg.attr("id")),
+            ingress_from_app,
         }
     }
 }

@@ -7,6 +7,10 @@
 //!   SSE-S3 (AES256), never SSE-KMS; the target's bucket policy lets `logging.s3.amazonaws.com`
 //!   put objects under the source's prefix with `aws:SourceArn` (the source bucket) and
 //!   `aws:SourceAccount` conditions (S3 User Guide, "Enabling Amazon S3 server access logging").
+//! - S3 never deletes access logs by itself: the target bucket's lifecycle configuration
+//!   expires them (S3 User Guide, "Managing log retention"); our targets are versioned, where an
+//!   expiration only hides the current version behind a delete marker, so the rule also expires
+//!   noncurrent versions (S3 User Guide, "Lifecycle configuration elements").
 //! - An RDS DB instance identifier has 1 to 63 letters, digits or hyphens, starts with a letter,
 //!   and neither ends with a hyphen nor holds two in a row (RDS API, CreateDBInstance).
 
@@ -153,7 +157,37 @@ fn check_access_log_target(stack: &Stack, logging: &Block) -> Result<(), RuleErr
             format!("the bucket policy of {target} has no statement that lets {LOGGING_SERVICE} put {source}'s logs with both `aws:SourceArn` ({source}) and `aws:SourceAccount` conditions (AWS's policy for access log delivery); fix: accept the source's logs in the target's `accept_access_logs` (a generator bug, not an env-file one)"),
         );
     }
+    if !expires_logs(stack, &target) {
+        return broken(
+            "buckets.logs_expiration_days",
+            format!("{target} receives access logs but its lifecycle configuration has no enabled rule that expires every object (`expiration` days) and deletes noncurrent versions (`noncurrent_version_expiration`); S3 deletes no log by itself, so they would pile up forever; fix: give the log target a `Retention` (a generator bug, not an env-file one)"),
+        );
+    }
     Ok(())
+}
+
+/// The bucket's lifecycle configuration has an enabled rule over every object that expires
+/// current versions after some days and deletes noncurrent ones.
+fn expires_logs(stack: &Stack, bucket: &Address) -> bool {
+    let Some(lifecycle) = attached(stack, "aws_s3_bucket_lifecycle_configuration", bucket) else {
+        return false;
+    };
+    lifecycle.body.blocks("rule").iter().any(|r| {
+        let every_object = r
+            .blocks("filter")
+            .first()
+            .is_some_and(|f| f.get("prefix") == Some(&Value::from("")));
+        let has = |block: &str, attr: &str| {
+            r.blocks(block)
+                .first()
+                .and_then(|b| b.get(attr))
+                .is_some_and(|d| matches!(d, Value::Int(n) if *n > 0))
+        };
+        r.get("status") == Some(&Value::from("Enabled"))
+            && every_object
+            && has("expiration", "days")
+            && has("noncurrent_version_expiration", "noncurrent_days")
+    })
 }
 
 /// An Allow of `s3:PutObject` to the logging service, conditioned on the source bucket's ARN
@@ -188,17 +222,28 @@ fn lets_logging_write_for(statement: &Body, source: &Address) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::buckets::{AcceptAccessLogs, AccessLogging, Encryption, LogSource, SecureBucket};
+    use crate::buckets::{
+        AcceptAccessLogs, AccessLogging, Encryption, LogSource, Retention, SecureBucket,
+    };
     use crate::AccountId;
     use tf::Entry;
 
+    const LOG_RETENTION: Retention = Retention {
+        current_days: Some(365),
+        noncurrent_days: Some(30),
+    };
+
     fn logged(target_encryption: Encryption) -> Stack {
+        logged_with(target_encryption, LOG_RETENTION)
+    }
+
+    fn logged_with(target_encryption: Encryption, log_retention: Retention) -> Stack {
         let mut s = Stack::default();
         let account = AccountId(
             s.data("aws_caller_identity", "current", Body::new())
                 .attr("account_id"),
         );
-        let bucket = |s: &mut Stack, role, encryption, accept| {
+        let bucket = |s: &mut Stack, role, encryption, accept, retention| {
             SecureBucket {
                 role,
                 name: "fastapi-infra-test-x",
@@ -206,10 +251,17 @@ mod tests {
                 force_destroy: false,
                 prevent_destroy: false,
                 accept_access_logs: accept,
+                retention,
             }
             .emit(s)
         };
-        let content = bucket(&mut s, "content", Encryption::KmsAwsManaged, None);
+        let content = bucket(
+            &mut s,
+            "content",
+            Encryption::KmsAwsManaged,
+            None,
+            Retention::default(),
+        );
         let accept = AcceptAccessLogs {
             account,
             sources: vec![LogSource {
@@ -217,7 +269,13 @@ mod tests {
                 arn: content.arn.clone(),
             }],
         };
-        let logs = bucket(&mut s, "logs", target_encryption, Some(accept));
+        let logs = bucket(
+            &mut s,
+            "logs",
+            target_encryption,
+            Some(accept),
+            log_retention,
+        );
         AccessLogging {
             role: "content",
             source: &content,
@@ -241,6 +299,26 @@ mod tests {
             e.message.contains("SSE-S3 (AES256)") && e.message.contains("fix:"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_log_target_that_never_expires_logs_is_refused() {
+        for retention in [
+            Retention::default(),
+            // Versioned: expiring current versions alone keeps every log as a noncurrent one.
+            Retention {
+                current_days: Some(365),
+                noncurrent_days: None,
+            },
+            Retention {
+                current_days: None,
+                noncurrent_days: Some(30),
+            },
+        ] {
+            let e = check_app(&logged_with(Encryption::S3Managed, retention)).unwrap_err();
+            assert_eq!(e.key, "buckets.logs_expiration_days", "{retention:?}");
+            assert!(e.message.contains("fix:"), "{e}");
+        }
     }
 
     #[test]

@@ -2,7 +2,9 @@
 
 use tf::{Address, Body, Expr, Op, Stack, Value, Variable};
 
-use crate::buckets::{AcceptAccessLogs, AccessLogging, Encryption, LogSource, SecureBucket};
+use crate::buckets::{
+    AcceptAccessLogs, AccessLogging, Encryption, LogSource, Retention, SecureBucket,
+};
 use crate::ci_access::{CiEnv, GithubCi};
 use crate::ec2_app::{AppFirewall, AppInstance, APP_PORT};
 use crate::env::{AppEnv, BootstrapEnv, BucketName, Ci, Moved, Protection};
@@ -85,6 +87,10 @@ pub fn claims(env_name: &str, cfg: &AppEnv) -> Vec<Claim> {
         ),
     ]
 }
+
+/// Days an expired (or deleted) access log stays as a noncurrent version before S3 deletes it:
+/// a month to undo a mistaken deletion.
+pub const LOGS_NONCURRENT_DAYS: u32 = 30;
 
 fn var(name: &Address) -> Value {
     name.whole().into()
@@ -263,6 +269,14 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv, regenerate: &str) -> Stack {
     );
     let b = &cfg.buckets;
     let bucket = |stack: &mut Stack, role, name: &BucketName, encryption, accept| {
+        // The logs bucket expires what S3 delivers into it; the app's buckets keep their data.
+        let retention = match &accept {
+            Some(_) => Retention {
+                current_days: Some(b.logs_expiration_days),
+                noncurrent_days: Some(LOGS_NONCURRENT_DAYS),
+            },
+            None => Retention::default(),
+        };
         SecureBucket {
             role,
             name: &name.0,
@@ -270,6 +284,7 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv, regenerate: &str) -> Stack {
             force_destroy,
             prevent_destroy: false,
             accept_access_logs: accept,
+            retention,
         }
         .emit(stack)
     };
@@ -333,7 +348,7 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv, regenerate: &str) -> Stack {
         protection: cfg.protection,
         vpc_id: net.vpc_id.clone(),
         subnets: net.subnet_ids.clone(),
-        allow_from: app_sg.clone(),
+        allow_from: app_sg.id.clone(),
         username: db_username.clone(),
         password: db_password.value.clone(),
         password_version: db_password.version.clone(),
@@ -398,11 +413,13 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv, regenerate: &str) -> Stack {
     let mut boot_after = params.addresses.clone();
     boot_after.extend(role.grants.iter().cloned());
     boot_after.push(db.address.clone());
+    boot_after.push(db.ingress_from_app.clone());
+    boot_after.extend(app_sg.egress_rules.iter().cloned());
     let app = AppInstance {
         naming: &naming,
         host: &cfg.app,
         vpc_id: net.vpc_id.clone(),
-        security_group: app_sg,
+        security_group: app_sg.id,
         profile: role.profile,
         ami_override: ami_id,
         key_name,
@@ -470,6 +487,7 @@ pub fn bootstrap_stack(env_name: &str, cfg: &BootstrapEnv, apps: &[(String, AppE
         table: &cfg.state.dynamodb_table.0,
         key_alias: &cfg.state.kms_key_alias.0,
         prevent_destroy: cfg.state.prevent_destroy,
+        noncurrent_days: cfg.state.noncurrent_version_expiration_days,
         account: account.clone(),
     }
     .emit(&mut stack);

@@ -6,7 +6,7 @@
 
 use tf::{Body, Expr, Piece, Ref, Stack, Value};
 
-use crate::buckets::{Encryption, SecureBucket};
+use crate::buckets::{Encryption, Retention, SecureBucket};
 use crate::Arn;
 
 /// The state bucket, lock table and their key.
@@ -16,6 +16,8 @@ pub struct StateBackend<'a> {
     /// `alias/...` of the key.
     pub key_alias: &'a str,
     pub prevent_destroy: bool,
+    /// Days old state versions are kept (the bucket's noncurrent version expiration).
+    pub noncurrent_days: u32,
     /// The account id (`data.aws_caller_identity`), read once by the bootstrap stack.
     pub account: Ref,
 }
@@ -49,6 +51,11 @@ impl StateBackend<'_> {
             force_destroy: false,
             prevent_destroy: self.prevent_destroy,
             accept_access_logs: None,
+            // Current versions never expire: they are every env's live state.
+            retention: Retention {
+                current_days: None,
+                noncurrent_days: Some(self.noncurrent_days),
+            },
         }
         .emit(stack);
         let mut table = Body::new()

@@ -54,6 +54,7 @@ fn buckets() {
         force_destroy: true,
         prevent_destroy: false,
         accept_access_logs: None,
+        retention: aws::buckets::Retention::default(),
     }
     .emit(&mut s);
     let logs = aws::buckets::SecureBucket {
@@ -69,6 +70,10 @@ fn buckets() {
                 arn: content.arn.clone(),
             }],
         }),
+        retention: aws::buckets::Retention {
+            current_days: Some(365),
+            noncurrent_days: Some(30),
+        },
     }
     .emit(&mut s);
     aws::buckets::AccessLogging {
@@ -187,7 +192,7 @@ fn ec2_app() {
         naming: &naming(),
         host: &cfg.app,
         vpc_id: VpcId(Address::data("aws_vpc", "default").attr("id")),
-        security_group: sg,
+        security_group: sg.id,
         profile: aws::InstanceProfileName(r("aws_iam_instance_profile", "app", "name")),
         ami_override: Address::Var("ami_id".into()).whole(),
         key_name: Address::Var("ssh_key_name".into()).whole(),
@@ -209,6 +214,7 @@ fn state_backend() {
         table: "fastapi-infra-tflock",
         key_alias: "alias/fastapi-infra-tfstate",
         prevent_destroy: true,
+        noncurrent_days: 90,
         account,
     }
     .emit(&mut s);

@@ -34,6 +34,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::config::InputError;
+use crate::error::Error;
 
 /// The lock file in the output folder.
 pub const LOCK: &str = ".gen.lock";
@@ -62,8 +63,8 @@ pub struct Change {
     pub old: Option<Old>,
 }
 
-fn io_err(what: &str, p: &Path, e: std::io::Error) -> InputError {
-    InputError(format!("{}: cannot {what} ({e})", p.display()))
+fn io_err(what: &str, p: &Path, e: std::io::Error) -> Error {
+    Error::io(p, what, e)
 }
 
 /// FNV-1a 64: a checksum to tell whether a target still holds what the journal says.
@@ -120,14 +121,12 @@ pub fn fsync_wanted() -> bool {
 /// Take the lock of output folder `root`: exclusive (a run that writes; creates the folder and
 /// the lock file) or shared (`--check`; `None` when no run ever wrote there). Waits at most
 /// `timeout`, then fails naming the holder.
-pub fn lock(root: &Path, exclusive: bool, timeout: Duration) -> Result<Option<Lock>, InputError> {
+pub fn lock(root: &Path, exclusive: bool, timeout: Duration) -> Result<Option<Lock>, Error> {
     let path = root.join(LOCK);
     let file = if exclusive {
         fs::create_dir_all(root).map_err(|e| {
-            InputError(format!(
-                "{}: cannot create the output folder ({e}); fix: make its parent writable or choose another with --out",
-                root.display()
-            ))
+            Error::io(root, "create the output folder", e)
+                .with("", "make its parent writable or choose another with --out")
         })?;
         fs::OpenOptions::new()
             .read(true)
@@ -148,10 +147,10 @@ pub fn lock(root: &Path, exclusive: bool, timeout: Duration) -> Result<Option<Lo
         }
     }
     .map_err(|e| {
-        InputError(format!(
-            "{}: cannot open the lock ({e}); fix: make the folder writable, or remove what is at that path",
-            path.display()
-        ))
+        Error::io(&path, "open the lock", e).with(
+            "",
+            "make the folder writable, or remove what is at that path",
+        )
     })?;
     let op = if exclusive {
         libc::LOCK_EX
@@ -192,12 +191,12 @@ pub fn lock(root: &Path, exclusive: bool, timeout: Duration) -> Result<Option<Lo
             Ok(Ok(())) => return Ok(Some(Lock { _file: file })),
             Ok(Err(e)) => return Err(io_err("lock", &path, e)),
             Err(_) if start.elapsed() >= timeout => {
-                return Err(InputError(format!(
+                return Err(Error::Input(InputError(format!(
                     "{}: another gen run ({}) holds the lock; gave up after {:.1} s; fix: let it finish and run again, or raise {LOCK_TIMEOUT_VAR} (seconds)",
                     path.display(),
                     holder(&file),
                     timeout.as_secs_f64()
-                )));
+                ))));
             }
             Err(_) => {
                 eprintln!(
@@ -297,14 +296,16 @@ pub fn create_exclusive(
     ))
 }
 
-fn stage_one(target: &Path, bytes: &[u8], mode: u32, durable: bool) -> Result<PathBuf, InputError> {
+fn stage_one(target: &Path, bytes: &[u8], mode: u32, durable: bool) -> Result<PathBuf, Error> {
     let mut names = std::iter::repeat_with(|| tmp_path(target));
     create_exclusive(&mut names, bytes, mode, durable).map_err(|e| {
-        InputError(format!(
-            "{}: cannot write a temp file next to {} ({e}); fix: make the folder writable or choose another with --out",
-            target.parent().unwrap_or(Path::new(".")).display(),
-            target.file_name().unwrap_or_default().to_string_lossy(),
-        ))
+        let name = target.file_name().unwrap_or_default().to_string_lossy();
+        Error::io(
+            target.parent().unwrap_or(Path::new(".")),
+            &format!("write a temp file next to {name}"),
+            e,
+        )
+        .with("", "make the folder writable or choose another with --out")
     })
 }
 
@@ -383,13 +384,13 @@ pub struct Done {
     pub skipped: Vec<PathBuf>,
 }
 
-fn utf8(p: &Path) -> Result<String, InputError> {
+fn utf8(p: &Path) -> Result<String, Error> {
     let abs = std::path::absolute(p).map_err(|e| io_err("resolve", p, e))?;
     abs.to_str().map(str::to_owned).ok_or_else(|| {
-        InputError(format!(
+        Error::Input(InputError(format!(
             "{}: the path is not UTF-8; fix: choose another output folder with --out",
             p.display()
-        ))
+        )))
     })
 }
 
@@ -401,7 +402,7 @@ fn sync_dir(dir: &Path) {
 
 /// Write every change of a run, all or nothing (see the module comment). `root` is the output
 /// folder that holds the lock and the journal; the caller holds the lock.
-pub fn commit(root: &Path, changes: &[Change], durable: bool) -> Result<(), InputError> {
+pub fn commit(root: &Path, changes: &[Change], durable: bool) -> Result<(), Error> {
     if changes.is_empty() {
         return Ok(());
     }
@@ -449,10 +450,16 @@ pub fn commit(root: &Path, changes: &[Change], durable: bool) -> Result<(), Inpu
             unstage(&staged[i..], &[]);
             let failed = rollback(&changes[..i]);
             let _ = fs::remove_file(&journal);
-            return Err(InputError(match failed.is_empty() {
-                true => format!("{}; every file was put back as it was; fix: make it writable (see chmod, chattr) or choose another folder with --out", e.0),
-                false => format!("{}; and these could not be put back: {}; fix: restore them with `git checkout`, make the folder writable and run again", e.0, failed.join(", ")),
-            }));
+            return Err(match failed.is_empty() {
+                true => e.with(
+                    "; every file was put back as it was",
+                    "make it writable (see chmod, chattr) or choose another folder with --out",
+                ),
+                false => e.with(
+                    &format!("; and these could not be put back: {}", failed.join(", ")),
+                    "restore them with `git checkout`, make the folder writable and run again",
+                ),
+            });
         }
     }
     if durable {
@@ -466,7 +473,7 @@ pub fn commit(root: &Path, changes: &[Change], durable: bool) -> Result<(), Inpu
 }
 
 /// Create the folder of `target` when missing, noting each folder made.
-fn make_parent(target: &Path, made: &mut Vec<PathBuf>) -> Result<(), InputError> {
+fn make_parent(target: &Path, made: &mut Vec<PathBuf>) -> Result<(), Error> {
     let Some(dir) = target.parent() else {
         return Ok(());
     };
@@ -474,10 +481,8 @@ fn make_parent(target: &Path, made: &mut Vec<PathBuf>) -> Result<(), InputError>
     missing.reverse();
     for d in missing {
         fs::create_dir(d).map_err(|e| {
-            InputError(format!(
-                "{}: cannot create the folder ({e}); fix: make its parent writable or choose another with --out",
-                d.display()
-            ))
+            Error::io(d, "create the folder", e)
+                .with("", "make its parent writable or choose another with --out")
         })?;
         made.push(d.to_path_buf());
     }
@@ -489,7 +494,7 @@ fn write_journal(
     changes: &[Change],
     staged: &[Option<PathBuf>],
     durable: bool,
-) -> Result<PathBuf, InputError> {
+) -> Result<PathBuf, Error> {
     let mut j = Journal::default();
     for (c, tmp) in changes.iter().zip(staged) {
         let old = c.old.as_ref().map(|o| checksum(&o.bytes));
@@ -533,7 +538,7 @@ fn rollback(done: &[Change]) -> Vec<String> {
 
 /// Finish the commit an interrupted run left in `root` (see the module comment). `None` when
 /// there was none.
-pub fn recover(root: &Path) -> Result<Option<Done>, InputError> {
+pub fn recover(root: &Path) -> Result<Option<Done>, Error> {
     let path = root.join(JOURNAL);
     let bytes = match read_regular(&path) {
         Ok(None) => return Ok(None),
@@ -541,10 +546,10 @@ pub fn recover(root: &Path) -> Result<Option<Done>, InputError> {
         Err(e) => return Err(io_err("read", &path, e)),
     };
     let bad = |why: String| {
-        InputError(format!(
+        Error::Input(InputError(format!(
             "{}: not a journal of gen ({why}); fix: remove it, run gen again and review `git status`",
             path.display()
-        ))
+        )))
     };
     let j: Journal = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
     if let Some(p) = j.suspicious(root) {
@@ -664,7 +669,11 @@ mod tests {
             w("c", "new c", None),
         ];
         let e = commit(&d, &changes, false).unwrap_err();
-        assert!(e.0.contains("every file was put back"), "{}", e.0);
+        assert!(
+            matches!(&e, Error::Io { doing, .. } if doing == "replace"),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("every file was put back"), "{e}");
         assert_eq!(fs::read(d.join("a")).unwrap(), b"old a");
         assert!(!d.join("b").exists());
         let names: Vec<String> = fs::read_dir(&d)
@@ -722,7 +731,8 @@ mod tests {
         ] {
             fs::write(root.join(JOURNAL), serde_json::to_vec(&j).unwrap()).unwrap();
             let e = recover(&root).unwrap_err();
-            assert!(e.0.contains("not a journal of gen"), "{}", e.0);
+            assert!(matches!(e, Error::Input(_)), "{e:?}");
+            assert!(e.to_string().contains("not a journal of gen"), "{e}");
         }
         assert_eq!(fs::read(d.join("a")).unwrap(), b"new a");
         fs::remove_dir_all(&root).unwrap();

@@ -4,6 +4,7 @@
 pub mod checkov;
 pub mod commit;
 pub mod config;
+pub mod error;
 pub mod graph;
 pub mod lockfile;
 pub mod output;
@@ -17,6 +18,7 @@ use aws::env::Env;
 use tf::File;
 
 use crate::config::InputError;
+pub use crate::error::Error;
 
 /// The output formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

@@ -234,7 +234,7 @@ fn rename_guard(dir: &Path, env_file: &str, files: &[tf::File]) -> Result<(), In
 }
 
 /// Finish what an interrupted run left (its journal, its temp files), and say so.
-fn recover(out: &Path, readme: Option<&Path>) -> Result<(), InputError> {
+fn recover(out: &Path, readme: Option<&Path>) -> Result<(), gen::Error> {
     if let Some(done) = commit::recover(out)? {
         eprintln!(
             "gen: finished the commit of an interrupted run: {} file(s) replaced, {} removed",
@@ -541,9 +541,12 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            // Every error here is bad input or an unusable folder: exit 2.
+            // Bad input, a file or folder that cannot be read or written, git: exit 2.
             eprintln!("error: {e:#}");
-            ExitCode::from(2)
+            ExitCode::from(
+                e.downcast_ref::<gen::Error>()
+                    .map_or(2, gen::Error::exit_code),
+            )
         }
     }
 }

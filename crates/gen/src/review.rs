@@ -17,6 +17,7 @@ use serde_json::Value as J;
 use tf::{Address, Document, File, Key, Schema, Value};
 
 use crate::config::InputError;
+use crate::error::Error;
 
 /// The generated files of one environment, read back.
 pub fn read_rendered(files: &[File]) -> Result<Document, InputError> {
@@ -36,35 +37,39 @@ pub fn read_files<'a>(
 }
 
 /// The committed files of an environment folder; an empty document when it does not exist.
-pub fn read_dir(dir: &Path) -> Result<Document, InputError> {
+pub fn read_dir(dir: &Path) -> Result<Document, Error> {
     let mut files = Vec::new();
     for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         if is_generated(&name) {
-            let text = std::fs::read_to_string(e.path()).map_err(|err| {
-                InputError(format!("{}: cannot read ({err})", e.path().display()))
-            })?;
+            let text = std::fs::read_to_string(e.path())
+                .map_err(|err| Error::io(e.path(), "read", err))?;
             files.push((name, text));
         }
     }
     tf::json::parse(files.iter().map(|(n, t)| (n.as_str(), t.as_str())))
-        .map_err(|e| InputError(format!("{}/{e}", dir.display())))
+        .map_err(|e| Error::Input(InputError(format!("{}/{e}", dir.display()))))
 }
 
 /// The files of `<folder>` at a git revision.
-pub fn read_git(rev: &str, folder: &str) -> Result<Document, InputError> {
-    let git = |args: &[&str]| -> Result<String, InputError> {
+pub fn read_git(rev: &str, folder: &str) -> Result<Document, Error> {
+    let git = |args: &[&str]| -> Result<String, Error> {
+        let failed = |problem: String, fix: &str| Error::Git {
+            args: args.iter().map(|a| a.to_string()).collect(),
+            problem,
+            fix: fix.into(),
+        };
         let o = Command::new("git").args(args).output().map_err(|e| {
-            InputError(format!(
-                "cannot run git ({e}); fix: install git or drop --base"
-            ))
+            failed(
+                format!("cannot run git ({e})"),
+                "install git or drop --base",
+            )
         })?;
         if !o.status.success() {
-            return Err(InputError(format!(
-                "git {}: {}; fix: name a revision that exists (see `git log`)",
-                args.join(" "),
-                String::from_utf8_lossy(&o.stderr).trim()
-            )));
+            return Err(failed(
+                String::from_utf8_lossy(&o.stderr).trim().to_string(),
+                "name a revision that exists (see `git log`)",
+            ));
         }
         Ok(String::from_utf8_lossy(&o.stdout).into_owned())
     };
@@ -77,7 +82,7 @@ pub fn read_git(rev: &str, folder: &str) -> Result<Document, InputError> {
         }
     }
     tf::json::parse(files.iter().map(|(n, t)| (n.as_str(), t.as_str())))
-        .map_err(|e| InputError(format!("{rev}:{folder}/{e}")))
+        .map_err(|e| Error::Input(InputError(format!("{rev}:{folder}/{e}"))))
 }
 
 /// A changed value at a path inside a block.

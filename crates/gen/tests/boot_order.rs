@@ -2,7 +2,10 @@
 //! block starts only after everything it references (in `${...}`) and everything it names in
 //! `depends_on` exists, transitively. user_data reads every SSM parameter with the instance's
 //! own role, and the app connects to the database, so `aws_instance.app` must come after each
-//! parameter, each policy and policy attachment of its role, and the database.
+//! parameter, each policy and policy attachment of its role, and the database; and after the
+//! security-group rules those requests pass through: every egress rule of the app's group (the
+//! provider removes the default allow-all egress of a group it creates, so before them the host
+//! reaches nothing) and the database group's ingress rule from the app's group.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -101,7 +104,15 @@ fn closure(all: &BTreeMap<String, J>, start: &str) -> BTreeSet<String> {
     seen
 }
 
-/// What user_data and the app read at boot, found in the document itself.
+/// Whether `body` is a security-group rule of `group` (its `security_group_id`).
+fn rule_of(body: &J, group: &str) -> bool {
+    body.get("security_group_id")
+        .and_then(J::as_str)
+        .is_some_and(|s| s == format!("${{{group}.id}}"))
+}
+
+/// What user_data and the app read at boot, and the rules their traffic passes through, found
+/// in the document itself.
 fn read_at_boot(all: &BTreeMap<String, J>) -> Vec<String> {
     let known: BTreeSet<String> = all.keys().cloned().collect();
     let role = "aws_iam_role.app";
@@ -112,7 +123,17 @@ fn read_at_boot(all: &BTreeMap<String, J>) -> Vec<String> {
             kind,
             "aws_iam_role_policy" | "aws_iam_role_policy_attachment" | "aws_iam_policy_attachment"
         ) && direct(body, &known).contains(role);
-        if kind == "aws_ssm_parameter" || kind == "aws_db_instance" || grants_role {
+        let app_egress =
+            kind == "aws_vpc_security_group_egress_rule" && rule_of(body, "aws_security_group.app");
+        let db_from_app = kind == "aws_vpc_security_group_ingress_rule"
+            && rule_of(body, "aws_security_group.db")
+            && direct(body, &known).contains("aws_security_group.app");
+        if kind == "aws_ssm_parameter"
+            || kind == "aws_db_instance"
+            || grants_role
+            || app_egress
+            || db_from_app
+        {
             need.push(a.clone());
         }
     }
@@ -133,6 +154,16 @@ fn check(env: &str) {
         "{env}: role policies: {need:?}"
     );
     assert_eq!(count("aws_db_instance."), 1, "{env}: database: {need:?}");
+    // 443 (AWS APIs, PyPI), 80 (apt), 5432 (the database); and 5432 into the database's group.
+    assert!(
+        count("aws_vpc_security_group_egress_rule.") >= 3,
+        "{env}: egress rules: {need:?}"
+    );
+    assert_eq!(
+        count("aws_vpc_security_group_ingress_rule."),
+        1,
+        "{env}: database ingress from the app: {need:?}"
+    );
     let before = closure(&all, "aws_instance.app");
     let missing: Vec<&String> = need.iter().filter(|a| !before.contains(*a)).collect();
     assert!(

@@ -403,6 +403,78 @@ fn derived_names_cannot_collide_either() {
     let _ = fs::remove_dir_all(&dir);
 }
 
+/// How long logs and old state versions are kept: a whole number of days S3 accepts, within
+/// ten years, that reaches the lifecycle rule as written.
+#[test]
+fn retention_days_are_bounded_and_reach_the_lifecycle_rules() {
+    let dir = scratch("retention");
+    for bad in ["0", "3651", "-1", "\"30\"", "1.5"] {
+        let text = set(&dev(), "buckets", "logs_expiration_days", bad);
+        refused(
+            &dir,
+            &text,
+            &["envs/dev.toml:", "key `buckets.logs_expiration_days`"],
+        );
+    }
+    accepted(&dir, &set(&dev(), "buckets", "logs_expiration_days", "30"));
+    let main = fs::read_to_string(dir.join("ok/dev/main.tf.json"))
+        .or_else(|_| fs::read_to_string(dir.join("ok/main.tf.json")))
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&main).unwrap();
+    let rules = &doc["resource"]["aws_s3_bucket_lifecycle_configuration"]["logs"]["rule"];
+    let retention = rules
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "retention")
+        .expect("the logs bucket has a retention rule");
+    assert_eq!(retention["expiration"]["days"], 30, "{retention}");
+    assert!(retention["noncurrent_version_expiration"]["noncurrent_days"].is_u64());
+    for role in ["content", "artifacts"] {
+        let rules =
+            doc["resource"]["aws_s3_bucket_lifecycle_configuration"][role]["rule"].to_string();
+        assert!(
+            !rules.contains("expiration\""),
+            "{role} keeps its data: {rules}"
+        );
+    }
+
+    let boot = fs::read_to_string(repo().join("envs/bootstrap.toml")).unwrap();
+    for (value, ok) in [("0", false), ("3651", false), ("7", true)] {
+        let text = set(&boot, "state", "noncurrent_version_expiration_days", value);
+        fs::write(dir.join("envs/bootstrap.toml"), text).unwrap();
+        let o = gen(&dir, &["--env", "bootstrap", "--out", "boot"]);
+        if ok {
+            assert!(o.status.success(), "{}", stderr(&o));
+        } else {
+            assert_eq!(o.status.code(), Some(2), "{value}: {}", stderr(&o));
+            assert!(
+                stderr(&o).contains("key `state.noncurrent_version_expiration_days`"),
+                "{}",
+                stderr(&o)
+            );
+        }
+    }
+    let main = fs::read_to_string(dir.join("boot/bootstrap/main.tf.json"))
+        .or_else(|_| fs::read_to_string(dir.join("boot/main.tf.json")))
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&main).unwrap();
+    let rules = doc["resource"]["aws_s3_bucket_lifecycle_configuration"]["state"]["rule"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let retention = rules.iter().find(|r| r["id"] == "retention").unwrap();
+    assert_eq!(
+        retention["noncurrent_version_expiration"]["noncurrent_days"], 7,
+        "{retention}"
+    );
+    assert!(
+        retention.get("expiration").is_none(),
+        "the live state never expires: {retention}"
+    );
+    let _ = fs::remove_dir_all(&dir);
+}
+
 fn main_json(dir: &Path, out: &str) -> serde_json::Value {
     let text = fs::read_to_string(dir.join(out).join("dev/main.tf.json")).unwrap();
     serde_json::from_str(&text).unwrap()
