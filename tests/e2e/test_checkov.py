@@ -15,8 +15,10 @@ import pytest
 from harness import REPO, envs, is_bootstrap
 
 SKIPS = tomllib.loads((REPO / "tests/checkov/skips.toml").read_text())
-# The one list of the checks prod must pass (README.md's is generated from it).
-PROD_MUST_PASS = tomllib.loads((REPO / "tests/checkov/must_pass.toml").read_text())["prod"]
+# The one list of the checks prod must pass (README.md's is generated from it), and those of
+# single-host prod envs, load-balanced envs and load-balanced prod envs.
+MUST_PASS = tomllib.loads((REPO / "tests/checkov/must_pass.toml").read_text())
+PROD_MUST_PASS = MUST_PASS["prod"]
 # Every env file is scanned (no hand-kept list). An env with `protection = "prod"`
 # must pass PROD_MUST_PASS; app envs pass more than 50 checks, the bootstrap env more than 20.
 ENVS = envs()
@@ -28,6 +30,19 @@ def min_passed(env: str) -> int:
 
 def is_prod(env: str) -> bool:
     return ENVS[env].get("protection") == "prod"
+
+
+def is_load_balanced(env: str) -> bool:
+    return ENVS[env].get("serving", {}).get("mode") == "load-balanced"
+
+
+def must_pass(env: str) -> list[str]:
+    checks = []
+    if is_prod(env):
+        checks += PROD_MUST_PASS + MUST_PASS["load_balanced_prod" if is_load_balanced(env) else "single_host_prod"]
+    if is_load_balanced(env):
+        checks += MUST_PASS["load_balanced"]
+    return checks
 
 
 def scan(env: str, skips: list[str]) -> dict:
@@ -53,9 +68,9 @@ def test_checkov(env):
     assert (REPO / "generated" / env).is_dir(), f"generated/{env} is missing: run `cargo run -p gen -- --env {env}`"
     skips = sorted(k for k, v in SKIPS.items() if env in v["envs"] and "resources" not in v)
     expected = expected_failures(env)
-    if is_prod(env):
-        assert not set(skips) & set(PROD_MUST_PASS), "a check prod must pass is skipped"
-        assert not {c for c, _ in expected} & set(PROD_MUST_PASS), "a check prod must pass is expected to fail"
+    required = must_pass(env)
+    assert not set(skips) & set(required), "a check this env must pass is skipped"
+    assert not {c for c, _ in expected} & set(required), "a check this env must pass is expected to fail"
     report = scan(env, skips)
     summary = report["summary"]
     failed = {(c["check_id"], c["resource"]) for c in report["results"]["failed_checks"]}
@@ -67,10 +82,9 @@ def test_checkov(env):
     )
     assert expected - failed == set(), f"listed in skips.toml but passing now (remove the entry): {sorted(expected - failed)}"
     assert summary["passed"] > min_passed(env)
-    if is_prod(env):
-        passed = {c["check_id"] for c in report["results"]["passed_checks"]}
-        missing = [c for c in PROD_MUST_PASS if c not in passed]
-        assert not missing, f"prod must pass (not just not fail) {missing}"
+    passed = {c["check_id"] for c in report["results"]["passed_checks"]}
+    missing = [c for c in required if c not in passed]
+    assert not missing, f"{env} must pass (not just not fail) {missing}"
 
 
 def test_every_env_file_is_scanned(tmp_path):
@@ -87,7 +101,10 @@ def test_every_env_file_is_scanned(tmp_path):
 
 def test_prod_is_found():
     assert is_prod("prod") and not is_prod("dev") and not is_prod("bootstrap")
-    assert len(PROD_MUST_PASS) >= 13 and all(c.startswith("CKV") for c in PROD_MUST_PASS), PROD_MUST_PASS
+    single = PROD_MUST_PASS + MUST_PASS["single_host_prod"]
+    assert len(single) >= 13 and all(c.startswith("CKV") for c in single), single
+    assert "CKV_AWS_8" in must_pass("prod") and "CKV_AWS_150" not in must_pass("prod")
+    assert {"CKV_AWS_150", "CKV_AWS_2", "CKV2_AWS_11"} <= set(must_pass("prod-ha")), must_pass("prod-ha")
 
 
 def test_skips_name_existing_envs():

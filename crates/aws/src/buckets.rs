@@ -37,6 +37,9 @@ pub struct LogSource {
 pub struct AcceptAccessLogs {
     pub account: AccountId,
     pub sources: Vec<LogSource>,
+    /// Other log deliveries into the bucket (the load balancer's, VPC flow logs): policy
+    /// statements made from the bucket's ARN.
+    pub deliveries: Vec<Body>,
 }
 
 /// How long a versioned bucket keeps objects, applied by its lifecycle configuration. S3
@@ -185,6 +188,9 @@ impl SecureBucket<'_> {
         if let Some(accept) = &self.accept_access_logs {
             for src in &accept.sources {
                 doc.push_block("statement", access_log_statement(arn, accept, src));
+            }
+            for d in &accept.deliveries {
+                doc.push_block("statement", d.clone());
             }
         }
         let doc = stack.data(

@@ -21,6 +21,9 @@ pub struct AppFirewall<'a> {
     pub host: &'a AppHost,
     pub vpc_id: VpcId,
     pub vpc_cidr: VpcCidr,
+    /// `load-balanced`: the app port is open to this security group only (the load
+    /// balancer's), and SSH to nobody.
+    pub load_balancer: Option<SecurityGroupId>,
 }
 
 struct Rule<'a> {
@@ -34,6 +37,7 @@ enum CidrValue<'a> {
     Literal(&'a Cidr),
     Anywhere,
     Vpc(&'a VpcCidr),
+    Group(&'a SecurityGroupId),
 }
 
 /// What the app's security group gives other modules.
@@ -54,13 +58,33 @@ impl AppFirewall<'_> {
                 .attr("name", self.naming.name("app"))
                 .attr(
                     "description",
-                    "FastAPI app: API and SSH from the env's CIDRs",
+                    if self.load_balancer.is_some() {
+                        "FastAPI app: its port from the load balancer only"
+                    } else {
+                        "FastAPI app: API and SSH from the env's CIDRs"
+                    },
                 )
                 .attr("vpc_id", &self.vpc_id),
         );
         let sg_id = sg.attr("id");
         let mut ingress = Vec::new();
-        for c in &self.host.http_ingress_cidrs {
+        if let Some(lb) = &self.load_balancer {
+            ingress.push(Rule {
+                name: "app_http_from_alb".into(),
+                description: format!("FastAPI on {APP_PORT} from the load balancer"),
+                port: APP_PORT,
+                cidr: CidrValue::Group(lb),
+            });
+        }
+        let direct = if self.load_balancer.is_some() {
+            (&[][..], &[][..])
+        } else {
+            (
+                &self.host.http_ingress_cidrs[..],
+                &self.host.ssh_ingress_cidrs[..],
+            )
+        };
+        for c in direct.0 {
             ingress.push(Rule {
                 name: format!("app_http_{}", c.slug()),
                 description: format!("FastAPI on {APP_PORT} from {c}"),
@@ -68,7 +92,7 @@ impl AppFirewall<'_> {
                 cidr: CidrValue::Literal(c),
             });
         }
-        for c in &self.host.ssh_ingress_cidrs {
+        for c in direct.1 {
             ingress.push(Rule {
                 name: format!("app_ssh_{}", c.slug()),
                 description: format!("SSH from {c}"),
@@ -102,10 +126,11 @@ impl AppFirewall<'_> {
             ("aws_vpc_security_group_egress_rule", egress),
         ] {
             for r in rules {
-                let cidr: Value = match r.cidr {
-                    CidrValue::Literal(c) => c.to_string().into(),
-                    CidrValue::Anywhere => "0.0.0.0/0".into(),
-                    CidrValue::Vpc(v) => v.into(),
+                let (key, peer): (&str, Value) = match r.cidr {
+                    CidrValue::Literal(c) => ("cidr_ipv4", c.to_string().into()),
+                    CidrValue::Anywhere => ("cidr_ipv4", "0.0.0.0/0".into()),
+                    CidrValue::Vpc(v) => ("cidr_ipv4", v.into()),
+                    CidrValue::Group(g) => ("referenced_security_group_id", g.into()),
                 };
                 let rule = stack.resource(
                     kind,
@@ -113,7 +138,7 @@ impl AppFirewall<'_> {
                     Body::new()
                         .attr("security_group_id", &sg_id)
                         .attr("description", r.description)
-                        .attr("cidr_ipv4", cidr)
+                        .attr(key, peer)
                         .attr("ip_protocol", "tcp")
                         .attr("from_port", r.port)
                         .attr("to_port", r.port),
@@ -127,6 +152,44 @@ impl AppFirewall<'_> {
             id: SecurityGroupId(sg_id),
             egress_rules,
         }
+    }
+}
+
+/// The AMI: the newest Canonical Ubuntu 24.04 (looked up) or the pinned one, unless
+/// `var.ami_id` overrides it.
+pub fn ami_value(stack: &mut Stack, host: &AppHost, ami_override: &Ref) -> Value {
+    match &host.ami {
+        Ami::Ubuntu2404 => {
+            let lookup = stack.data(
+                "aws_ami",
+                "ubuntu",
+                Body::new()
+                    .attr("most_recent", true)
+                    .attr("owners", Value::list([CANONICAL_OWNER]))
+                    .block(
+                        "filter",
+                        Body::new()
+                            .attr("name", "name")
+                            .attr("values", Value::list([UBUNTU_2404_NAME])),
+                    )
+                    .block(
+                        "filter",
+                        Body::new()
+                            .attr("name", "virtualization-type")
+                            .attr("values", Value::list(["hvm"])),
+                    ),
+            );
+            Expr::call(
+                "coalesce",
+                [ami_override.clone().into(), lookup.attr("id").into()],
+            )
+            .into()
+        }
+        Ami::Pinned(id) => Expr::call(
+            "coalesce",
+            [ami_override.clone().into(), id.as_str().into()],
+        )
+        .into(),
     }
 }
 
@@ -218,39 +281,7 @@ impl AppInstance<'_> {
     }
 
     pub fn emit(&self, stack: &mut Stack) -> AppInstanceOutputs {
-        let ami: Value = match &self.host.ami {
-            Ami::Ubuntu2404 => {
-                let lookup = stack.data(
-                    "aws_ami",
-                    "ubuntu",
-                    Body::new()
-                        .attr("most_recent", true)
-                        .attr("owners", Value::list([CANONICAL_OWNER]))
-                        .block(
-                            "filter",
-                            Body::new()
-                                .attr("name", "name")
-                                .attr("values", Value::list([UBUNTU_2404_NAME])),
-                        )
-                        .block(
-                            "filter",
-                            Body::new()
-                                .attr("name", "virtualization-type")
-                                .attr("values", Value::list(["hvm"])),
-                        ),
-                );
-                Expr::call(
-                    "coalesce",
-                    [self.ami_override.clone().into(), lookup.attr("id").into()],
-                )
-                .into()
-            }
-            Ami::Pinned(id) => Expr::call(
-                "coalesce",
-                [self.ami_override.clone().into(), id.as_str().into()],
-            )
-            .into(),
-        };
+        let ami = ami_value(stack, self.host, &self.ami_override);
         let subnets = self.subnets_offering_the_type(stack);
         let subnet = Expr::call(
             "element",

@@ -54,9 +54,30 @@ pub struct AppEnv {
     pub buckets: Buckets,
     pub iam: Iam,
     pub state: State,
+    /// `[network]`: `default-vpc` (default) or `private`.
+    #[serde(default)]
+    pub network: crate::topology::Network,
+    /// `[serving]`: `single-host` (default) or `load-balanced`.
+    #[serde(default)]
+    pub serving: crate::topology::Serving,
     /// Renamed resources: each becomes a `moved` block so Terraform keeps the resource.
     #[serde(default)]
     pub moved: Vec<Moved>,
+}
+
+impl AppEnv {
+    /// `[network]` and `[serving]` checked together (the rules that span keys).
+    pub fn topology(&self) -> Result<crate::topology::Topology, crate::topology::KeyError> {
+        crate::topology::check(
+            &self.network,
+            &self.serving,
+            &crate::topology::Context {
+                region: self.region.as_str(),
+                health_path_set: self.app.health_path.is_some(),
+                ssh_ingress: !self.app.ssh_ingress_cidrs.is_empty(),
+            },
+        )
+    }
 }
 
 /// `[[moved]]`: a resource that the generator now emits under another address.
@@ -101,17 +122,20 @@ pub struct AppHost {
     /// The ASGI app uvicorn serves, as `module.path:attribute`.
     #[serde(default = "default_asgi_app")]
     pub asgi_app: AsgiApp,
-    /// The path of the health endpoint.
-    #[serde(default = "default_health_path")]
-    pub health_path: HealthPath,
+    /// The path of the health endpoint (`/health` when not given; `load-balanced` envs must
+    /// name it: the load balancer's health check uses it).
+    pub health_path: Option<HealthPath>,
+}
+
+impl AppHost {
+    /// The health path, `/health` when the env file gives none.
+    pub fn health_path(&self) -> &str {
+        self.health_path.as_ref().map_or("/health", |h| h.as_str())
+    }
 }
 
 fn default_asgi_app() -> AsgiApp {
     AsgiApp::parse("app.main:app").expect("a valid default")
-}
-
-fn default_health_path() -> HealthPath {
-    HealthPath::parse("/health").expect("a valid default")
 }
 
 fn root_volume<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {

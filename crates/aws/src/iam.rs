@@ -23,6 +23,8 @@ pub struct InstanceRole<'a> {
 pub struct InstanceRoleOutputs {
     pub profile: InstanceProfileName,
     pub role_arn: Arn,
+    /// The role's name (`aws_iam_role.app.name`).
+    pub role_name: tf::Ref,
     /// Every policy and policy attachment of the role: the instance boots only after all of
     /// them exist, or its first calls are refused.
     pub grants: Vec<Address>,
@@ -158,6 +160,7 @@ impl InstanceRole<'_> {
         InstanceRoleOutputs {
             profile: InstanceProfileName(profile.attr("name")),
             role_arn: Arn(role.attr("arn")),
+            role_name,
             grants,
         }
     }

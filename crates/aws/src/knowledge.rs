@@ -113,10 +113,6 @@ pub const AWS: Schema = Schema {
         },
         ResourceType {
             identity: NAME,
-            ..ResourceType::new("aws_security_group")
-        },
-        ResourceType {
-            identity: NAME,
             ..ResourceType::new("aws_iam_role")
         },
         ResourceType {
@@ -124,8 +120,70 @@ pub const AWS: Schema = Schema {
             ..ResourceType::new("aws_iam_instance_profile")
         },
         ResourceType {
+            changes: &[Change {
+                // RDS moves an instance only within its VPC: a subnet group in use cannot take
+                // subnets of another VPC (RDS User Guide, "Working with a DB instance in a VPC").
+                attrs: &["subnet_ids"],
+                note: "moves the database to other subnets: across VPCs (default-vpc <-> private) RDS cannot move it in place, so the database is recreated and its data is lost unless you snapshot it first and restore the snapshot into the new subnets",
+                applies_on_replace: false,
+            }],
             identity: NAME,
             ..ResourceType::new("aws_db_subnet_group")
+        },
+        ResourceType {
+            changes: &[Change {
+                attrs: &["vpc_id", "name"],
+                note: "replaces the security group (and every rule on it)",
+                applies_on_replace: false,
+            }],
+            identity: NAME,
+            ..ResourceType::new("aws_security_group")
+        },
+        ResourceType {
+            changes: &[Change {
+                attrs: &["cidr_block"],
+                note: "replaces the VPC and everything in it (subnets, NAT, hosts, database)",
+                applies_on_replace: false,
+            }],
+            destroy: Some("destroys the network: hosts, load balancer and database must leave it first"),
+            ..ResourceType::new("aws_vpc")
+        },
+        ResourceType {
+            changes: &[Change {
+                attrs: &["cidr_block", "availability_zone"],
+                note: "replaces the subnet: the hosts and database in it must move",
+                applies_on_replace: false,
+            }],
+            ..ResourceType::new("aws_subnet")
+        },
+        ResourceType {
+            changes: &[Change {
+                attrs: &["name", "internal", "load_balancer_type"],
+                note: "replaces the load balancer: its DNS name changes",
+                applies_on_replace: false,
+            }],
+            destroy: Some("deletes the load balancer: the service is unreachable"),
+            identity: NAME,
+            ..ResourceType::new("aws_lb")
+        },
+        ResourceType {
+            changes: &[Change {
+                attrs: &["user_data", "image_id", "instance_type", "block_device_mappings", "metadata_options"],
+                note: "a new launch template version: the Auto Scaling group replaces the hosts one at a time (instance refresh, gated by the health check)",
+                applies_on_replace: false,
+            }],
+            identity: NAME,
+            ..ResourceType::new("aws_launch_template")
+        },
+        ResourceType {
+            changes: &[Change {
+                attrs: &["name"],
+                note: "replaces the Auto Scaling group: every host is terminated and launched again",
+                applies_on_replace: false,
+            }],
+            destroy: Some("terminates every app host"),
+            identity: NAME,
+            ..ResourceType::new("aws_autoscaling_group")
         },
         ResourceType {
             identity: NAME,
@@ -138,6 +196,12 @@ pub const AWS: Schema = Schema {
         PART.named("aws_s3_bucket_ownership_controls"),
         PART.named("aws_s3_bucket_lifecycle_configuration"),
         PART.named("aws_s3_bucket_policy"),
+        PART.named("aws_route_table_association"),
+        PART.named("aws_route"),
+        PART.named("aws_eip"),
+        PART.named("aws_default_security_group"),
+        PART.named("aws_lb_listener"),
+        PART.named("aws_acm_certificate_validation"),
         ResourceType {
             drawn: Drawn::PartOfReferrer,
             ..ResourceType::new("aws_iam_policy_document")

@@ -4,10 +4,12 @@
 //! and an `emit` that adds its blocks to a [`tf::Stack`] and returns typed outputs. Wiring one
 //! module into another is a Rust type check, not a string.
 
+pub mod alb;
 pub mod buckets;
 pub mod ci_access;
 pub mod ec2_app;
 pub mod env;
+pub mod fleet;
 pub mod iam;
 pub mod knowledge;
 pub mod network;
@@ -17,8 +19,10 @@ pub mod rules;
 pub mod settings;
 pub mod stacks;
 pub mod state_backend;
+pub mod topology;
 pub mod user_data;
 pub mod values;
+pub mod vpc;
 
 use tf::{Ref, Value};
 

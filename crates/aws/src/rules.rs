@@ -7,6 +7,11 @@
 //!   SSE-S3 (AES256), never SSE-KMS; the target's bucket policy lets `logging.s3.amazonaws.com`
 //!   put objects under the source's prefix with `aws:SourceArn` (the source bucket) and
 //!   `aws:SourceAccount` conditions (S3 User Guide, "Enabling Amazon S3 server access logging").
+//! - A load balancer's and a target group's names have 1 to 32 letters, digits or hyphens and
+//!   no hyphen at either end (ELB API, CreateLoadBalancer, CreateTargetGroup).
+//! - A load balancer's access logs go to a bucket with SSE-S3 (AES256) default encryption whose
+//!   policy lets the Region's Elastic Load Balancing account (`data.aws_elb_service_account`)
+//!   put objects (ELB User Guide, "Enable access logs for your Application Load Balancer").
 //! - S3 never deletes access logs by itself: the target bucket's lifecycle configuration
 //!   expires them (S3 User Guide, "Managing log retention"); our targets are versioned, where an
 //!   expiration only hides the current version behind a delete marker, so the rule also expires
@@ -58,6 +63,18 @@ pub fn check_app(stack: &Stack) -> Result<(), RuleError> {
     {
         check_access_log_target(stack, logging)?;
     }
+    for lb in stack
+        .resources
+        .iter()
+        .filter(|b| matches!(kind(&b.addr), "aws_lb" | "aws_lb_target_group"))
+    {
+        if let Some(Value::Str(n)) = lb.body.get("name") {
+            check_elb_name(n)?;
+        }
+        if kind(&lb.addr) == "aws_lb" {
+            check_lb_log_target(stack, lb)?;
+        }
+    }
     for db in stack
         .resources
         .iter()
@@ -82,6 +99,66 @@ pub fn check_user_data(text: &str) -> Result<(), RuleError> {
                 "the rendered {FILE_NAME} is {} bytes, but EC2 accepts at most {USER_DATA_MAX_BYTES} bytes of user data (16 KB before base64); fix: shorten the values that land in it (app.asgi_app, app.health_path, bucket names) or move setup steps from user_data into the app repository",
                 text.len()
             ),
+        );
+    }
+    Ok(())
+}
+
+/// ELB's rule for load balancer and target group names.
+pub fn check_elb_name(n: &str) -> Result<(), RuleError> {
+    let ok = (1..=32).contains(&n.len())
+        && !n.starts_with('-')
+        && !n.ends_with('-')
+        && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if ok {
+        return Ok(());
+    }
+    broken(
+        "project",
+        format!("the load balancer or target group name `{n}` must have 1 to 32 letters, digits or hyphens (ELB's limit); fix: shorten `project` or the env file's name (the names are `<project>-<env>-alb` and `<project>-<env>-app`)"),
+    )
+}
+
+fn check_lb_log_target(stack: &Stack, lb: &Block) -> Result<(), RuleError> {
+    let Some(logs) = lb.body.blocks("access_logs").first() else {
+        return Ok(());
+    };
+    let Some(target) = referenced(logs.get("bucket")).into_iter().next() else {
+        return Ok(());
+    };
+    let key = format!("buckets.{}", name(&target));
+    let sse = attached(
+        stack,
+        "aws_s3_bucket_server_side_encryption_configuration",
+        &target,
+    )
+    .and_then(|b| b.body.blocks("rule").first())
+    .and_then(|r| r.blocks("apply_server_side_encryption_by_default").first())
+    .and_then(|d| d.get("sse_algorithm"));
+    if sse != Some(&Value::from("AES256")) {
+        return broken(
+            key,
+            format!("{} writes its access logs into {target}, whose default encryption is not SSE-S3 (AES256), the only one ELB access logs support; fix: give the log target `Encryption::S3Managed` (a generator bug)", lb.addr),
+        );
+    }
+    let elb = Address::data("aws_elb_service_account", "this");
+    let allowed = attached(stack, "aws_s3_bucket_policy", &target)
+        .and_then(|p| referenced(p.body.get("policy")).into_iter().next())
+        .and_then(|doc| stack.block(&doc))
+        .is_some_and(|doc| {
+            doc.body.blocks("statement").iter().any(|st| {
+                st.get("effect") == Some(&Value::from("Allow"))
+                    && st.get("actions") == Some(&Value::list(["s3:PutObject"]))
+                    && st.blocks("principals").iter().any(|p| {
+                        p.get("type") == Some(&Value::from("AWS"))
+                            && referenced(p.get("identifiers")).contains(&elb)
+                    })
+            })
+        });
+    if !allowed {
+        return broken(
+            key,
+            format!("the policy of {target} does not let the Region's Elastic Load Balancing account put {}'s access logs; ELB would refuse to enable them; fix: add `alb::access_log_delivery` to the bucket's deliveries (a generator bug)", lb.addr),
         );
     }
     Ok(())
@@ -268,6 +345,7 @@ mod tests {
                 role: "content".into(),
                 arn: content.arn.clone(),
             }],
+            deliveries: Vec::new(),
         };
         let logs = bucket(
             &mut s,
@@ -360,6 +438,43 @@ mod tests {
             e.message.contains("63") && e.message.contains("fix:"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn elb_names_follow_the_elb_rule() {
+        assert_eq!(check_elb_name("fastapi-infra-prod-ha-alb"), Ok(()));
+        assert_eq!(check_elb_name(&"a".repeat(33)).unwrap_err().key, "project");
+        assert!(check_elb_name("a_b").is_err());
+        assert!(check_elb_name("-ab").is_err());
+    }
+
+    #[test]
+    fn a_load_balancer_logging_into_sse_kms_or_without_the_elb_grant_is_refused() {
+        let lb = |s: &mut Stack| {
+            s.resource(
+                "aws_lb",
+                "this",
+                Body::new().attr("name", "x").block(
+                    "access_logs",
+                    Body::new()
+                        .attr(
+                            "bucket",
+                            Address::resource("aws_s3_bucket", "logs").attr("id"),
+                        )
+                        .attr("enabled", true),
+                ),
+            );
+        };
+        let mut s = logged(Encryption::S3Managed);
+        lb(&mut s);
+        let e = check_app(&s).unwrap_err();
+        assert!(e.message.contains("Elastic Load Balancing account"), "{e}");
+        let mut s = logged(Encryption::KmsAwsManaged);
+        s.resources
+            .retain(|b| kind(&b.addr) != "aws_s3_bucket_logging");
+        lb(&mut s);
+        let e = check_app(&s).unwrap_err();
+        assert!(e.message.contains("SSE-S3"), "{e}");
     }
 
     #[test]

@@ -2,19 +2,69 @@
 
 use tf::{Address, Body, Expr, Op, Stack, Value, Variable};
 
+use crate::alb::{access_log_delivery, LoadBalancer};
 use crate::buckets::{
     AcceptAccessLogs, AccessLogging, Encryption, LogSource, Retention, SecureBucket,
 };
 use crate::ci_access::{CiEnv, GithubCi};
 use crate::ec2_app::{AppFirewall, AppInstance, APP_PORT};
 use crate::env::{AppEnv, BootstrapEnv, BucketName, Ci, Moved, Protection};
+use crate::fleet::AppFleet;
 use crate::iam::InstanceRole;
 use crate::network::DefaultNetwork;
 use crate::rds::Postgres;
 use crate::settings::{AppSettings, Parameter};
 use crate::state_backend::StateBackend;
+use crate::topology::Topology;
 use crate::user_data::{BucketVar, UserData, FILE_NAME};
-use crate::{AccountId, Naming};
+use crate::vpc::{flow_log_delivery, FlowLogs, PrivateNetwork};
+use crate::{AccountId, Naming, SubnetIds, VpcCidr, VpcId};
+
+/// The network an env's modules are placed in.
+struct Net {
+    vpc_id: VpcId,
+    vpc_cidr: VpcCidr,
+    /// The database's subnet group.
+    db_subnets: SubnetIds,
+    /// The app hosts' subnets (load-balanced).
+    host_subnets: SubnetIds,
+    /// The load balancer's subnets (private network only).
+    public_subnets: Option<SubnetIds>,
+    /// What hosts need before they boot to reach the internet (NAT routes, S3 endpoint).
+    egress: Vec<Address>,
+}
+
+fn network(stack: &mut Stack, naming: &Naming, cfg: &AppEnv, topology: &Topology) -> Net {
+    match topology {
+        Topology::Mvp => {
+            let n = DefaultNetwork.emit(stack);
+            Net {
+                vpc_id: n.vpc_id,
+                vpc_cidr: n.vpc_cidr,
+                db_subnets: n.subnet_ids.clone(),
+                host_subnets: n.subnet_ids,
+                public_subnets: None,
+                egress: Vec::new(),
+            }
+        }
+        Topology::HighlyAvailable { net, .. } => {
+            let n = PrivateNetwork {
+                naming,
+                net,
+                region: &cfg.region.0,
+            }
+            .emit(stack);
+            Net {
+                vpc_id: n.vpc_id,
+                vpc_cidr: n.vpc_cidr,
+                db_subnets: n.private_subnets.clone(),
+                host_subnets: n.private_subnets,
+                public_subnets: Some(n.public_subnets),
+                egress: n.egress,
+            }
+        }
+    }
+}
 
 fn base(project: &str, env: &str, region: &str) -> Stack {
     let mut stack = Stack::new(crate::TERRAFORM_VERSION);
@@ -235,14 +285,6 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv, regenerate: &str) -> Stack {
         )
         .default("main"),
     );
-    let key_name = stack.variable(
-        Variable::new(
-            "ssh_key_name",
-            "string",
-            "EC2 key pair for SSH (null: no key pair)",
-        )
-        .default(Value::Null),
-    );
     let ami_id = stack.variable(
         Variable::new(
             "ami_id",
@@ -252,12 +294,24 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv, regenerate: &str) -> Stack {
         .default(Value::Null),
     );
 
-    let net = DefaultNetwork.emit(&mut stack);
+    let topology = cfg
+        .topology()
+        .expect("[network] and [serving] are checked when the env file is read");
+    let net = network(&mut stack, &naming, cfg, &topology);
+    let alb_sg = match &topology {
+        Topology::Mvp => None,
+        Topology::HighlyAvailable { .. } => Some(LoadBalancer::security_group(
+            &naming,
+            &net.vpc_id,
+            &mut stack,
+        )),
+    };
     let app_sg = AppFirewall {
         naming: &naming,
         host: &cfg.app,
         vpc_id: net.vpc_id.clone(),
         vpc_cidr: net.vpc_cidr.clone(),
+        load_balancer: alb_sg.clone(),
     }
     .emit(&mut stack);
 
@@ -305,8 +359,18 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv, regenerate: &str) -> Stack {
     // The content and artifacts buckets log their access into the logs bucket, which S3 can
     // deliver to only with SSE-S3 default encryption.
     let sources = [("artifacts", &artifacts), ("content", &content)];
+    let logs_arn = Address::resource("aws_s3_bucket", "logs").attr("arn");
+    let deliveries = match &topology {
+        Topology::Mvp => Vec::new(),
+        Topology::HighlyAvailable { .. } => {
+            let mut d = vec![access_log_delivery(&mut stack, &logs_arn, &account)];
+            d.extend(flow_log_delivery(&logs_arn, &account, &cfg.region.0));
+            d
+        }
+    };
     let accept = AcceptAccessLogs {
         account,
+        deliveries,
         sources: sources
             .iter()
             .map(|(role, out)| LogSource {
@@ -330,6 +394,17 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv, regenerate: &str) -> Stack {
         }
         .emit(&mut stack);
     }
+    if let Topology::HighlyAvailable { .. } = &topology {
+        FlowLogs {
+            naming: &naming,
+            vpc_id: net.vpc_id.clone(),
+            logs_bucket: logs.arn.clone(),
+            bucket_policy: Some(logs.policy.clone()),
+        }
+        .emit(&mut stack);
+    }
+    let logs_id = logs.id.clone();
+    let logs_policy = Some(logs.policy.clone());
     let buckets = vec![
         ("logs", &b.logs, logs),
         ("artifacts", &b.artifacts, artifacts),
@@ -347,7 +422,7 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv, regenerate: &str) -> Stack {
         db: &cfg.database,
         protection: cfg.protection,
         vpc_id: net.vpc_id.clone(),
-        subnets: net.subnet_ids.clone(),
+        subnets: net.db_subnets.clone(),
         allow_from: app_sg.id.clone(),
         username: db_username.clone(),
         password: db_password.value.clone(),
@@ -405,7 +480,7 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv, regenerate: &str) -> Stack {
             .collect(),
         app_port: APP_PORT,
         asgi_app: &cfg.app.asgi_app.0,
-        health_path: &cfg.app.health_path.0,
+        health_path: cfg.app.health_path(),
         regenerate,
     };
     stack.file(FILE_NAME, user_data.render());
@@ -413,41 +488,108 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv, regenerate: &str) -> Stack {
     let mut boot_after = params.addresses.clone();
     boot_after.extend(role.grants.iter().cloned());
     boot_after.push(db.address.clone());
+    boot_after.extend(net.egress.iter().cloned());
     boot_after.push(db.ingress_from_app.clone());
     boot_after.extend(app_sg.egress_rules.iter().cloned());
-    let app = AppInstance {
-        naming: &naming,
-        host: &cfg.app,
-        vpc_id: net.vpc_id.clone(),
-        security_group: app_sg.id,
-        profile: role.profile,
-        ami_override: ami_id,
-        key_name,
-        user_data_file: FILE_NAME,
-        boot_after,
+    match &topology {
+        Topology::Mvp => {
+            let key_name = stack.variable(
+                Variable::new(
+                    "ssh_key_name",
+                    "string",
+                    "EC2 key pair for SSH (null: no key pair)",
+                )
+                .default(Value::Null),
+            );
+            let app = AppInstance {
+                naming: &naming,
+                host: &cfg.app,
+                vpc_id: net.vpc_id.clone(),
+                security_group: app_sg.id,
+                profile: role.profile.clone(),
+                ami_override: ami_id,
+                key_name,
+                user_data_file: FILE_NAME,
+                boot_after,
+            }
+            .emit(&mut stack);
+            stack.output(
+                "app_url",
+                "URL of the FastAPI service: http://<public ip>:8000",
+                app.url,
+            );
+            stack.output("instance_id", "EC2 instance id of the app host", app.id);
+            stack.output(
+                "instance_public_ip",
+                "Public IPv4 address of the app host",
+                app.public_ip,
+            );
+            if let Some(user) = cfg.app.ssh_user() {
+                stack.output("ssh_user", "Login user of the app host's AMI", user);
+            }
+        }
+        Topology::HighlyAvailable { fleet, .. } => {
+            let lb = LoadBalancer {
+                naming: &naming,
+                fleet,
+                vpc_id: net.vpc_id.clone(),
+                public_subnets: net
+                    .public_subnets
+                    .clone()
+                    .expect("a private network has public subnets"),
+                ingress_cidrs: &cfg.app.http_ingress_cidrs,
+                app_port: APP_PORT,
+                health_path: cfg.app.health_path(),
+                deletion_protection: cfg.protection == Protection::Prod,
+                logs_bucket: logs_id,
+                logs_policy,
+                security_group: alb_sg.expect("made above for load-balanced envs"),
+            }
+            .emit(&mut stack, &app_sg.id);
+            let hosts = AppFleet {
+                naming: &naming,
+                host: &cfg.app,
+                fleet,
+                subnets: net.host_subnets.clone(),
+                security_group: app_sg.id,
+                profile: role.profile.clone(),
+                role_name: role.role_name.clone(),
+                target_group: lb.target_group_arn.clone(),
+                ami_override: ami_id,
+                user_data_file: FILE_NAME,
+                boot_after,
+            }
+            .emit(&mut stack);
+            stack.output(
+                "app_url",
+                "URL of the FastAPI service: https://<serving.domain>, through the load balancer",
+                lb.url,
+            );
+            stack.output(
+                "alb_dns_name",
+                "DNS name of the load balancer (point serving.domain at it when Route 53 does not)",
+                lb.dns_name,
+            );
+            stack.output(
+                "autoscaling_group_name",
+                "Name of the app hosts' Auto Scaling group (aws autoscaling start-instance-refresh rolls them)",
+                hosts.group_name,
+            );
+            if let Some(records) = lb.validation_records {
+                stack.output(
+                    "certificate_validation_records",
+                    "The DNS record that validates the certificate: add it to serving.domain's zone (apply waits for it)",
+                    records,
+                );
+            }
+        }
     }
-    .emit(&mut stack);
-
-    stack.output(
-        "app_url",
-        "URL of the FastAPI service: http://<public ip>:8000",
-        app.url,
-    );
     stack.output(
         "rds_endpoint",
         "Postgres endpoint as <host>:5432",
         db.endpoint,
     );
-    stack.output("instance_id", "EC2 instance id of the app host", app.id);
-    stack.output(
-        "instance_public_ip",
-        "Public IPv4 address of the app host",
-        app.public_ip,
-    );
     stack.output("db_host", "Postgres host name", db.host);
-    if let Some(user) = cfg.app.ssh_user() {
-        stack.output("ssh_user", "Login user of the app host's AMI", user);
-    }
     stack.output(
         "region",
         "AWS region of this environment",

@@ -69,6 +69,7 @@ fn buckets() {
                 role: "content".into(),
                 arn: content.arn.clone(),
             }],
+            deliveries: Vec::new(),
         }),
         retention: aws::buckets::Retention {
             current_days: Some(365),
@@ -186,6 +187,7 @@ fn ec2_app() {
         host: &cfg.app,
         vpc_id: VpcId(Address::data("aws_vpc", "default").attr("id")),
         vpc_cidr: VpcCidr(Address::data("aws_vpc", "default").attr("cidr_block")),
+        load_balancer: None,
     }
     .emit(&mut s);
     aws::ec2_app::AppInstance {

@@ -34,6 +34,12 @@ struct Skip {
 #[serde(deny_unknown_fields)]
 struct MustPass {
     prod: Vec<String>,
+    #[serde(default)]
+    single_host_prod: Vec<String>,
+    #[serde(default)]
+    load_balanced_prod: Vec<String>,
+    #[serde(default)]
+    load_balanced: Vec<String>,
 }
 
 fn read<T: for<'de> Deserialize<'de>>(dir: &Path, rel: &str) -> Result<T, InputError> {
@@ -66,9 +72,24 @@ pub fn render(dir: &Path) -> Result<String, InputError> {
     let must: MustPass = read(dir, MUST_PASS)?;
     let skips: BTreeMap<String, Skip> = read(dir, SKIPS)?;
     let mut out = format!(
-        "An env with `protection = \"prod\"` must pass {} (`{MUST_PASS}`).\n\n| check | envs | reason |\n|---|---|---|\n",
+        "An env with `protection = \"prod\"` must pass {}",
         must.prod.join(", ")
     );
+    let also = |label: &str, checks: &[String]| match checks.is_empty() {
+        true => String::new(),
+        false => format!("; {label} also {}", checks.join(", ")),
+    };
+    out.push_str(&also("a single-host one", &must.single_host_prod));
+    out.push_str(&also("a load-balanced one", &must.load_balanced_prod));
+    if !must.load_balanced.is_empty() {
+        out.push_str(&format!(
+            ". Every load-balanced env must pass {}",
+            must.load_balanced.join(", ")
+        ));
+    }
+    out.push_str(&format!(
+        " (`{MUST_PASS}`).\n\n| check | envs | reason |\n|---|---|---|\n"
+    ));
     for (check, s) in &skips {
         let mut envs = s.envs.join(", ");
         if !s.resources.is_empty() {

@@ -189,6 +189,9 @@ pub fn load(dir: &Path, name: &str) -> Result<Env, InputError> {
 
 /// Checks that span several keys.
 fn check_app(file: &str, boot_file: &str, cfg: &AppEnv) -> Result<(), InputError> {
+    if let Err(e) = cfg.topology() {
+        return err(format!("{file}: key `{}`: {}", e.key, e.message));
+    }
     if !cfg.app.ssh_open_to_world {
         if let Some(c) = cfg.app.ssh_ingress_cidrs.iter().find(|c| c.is_anywhere()) {
             return err(format!(

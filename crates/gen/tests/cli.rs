@@ -773,7 +773,11 @@ fn the_readme_checkov_table_follows_the_files() {
         text.contains("| CKV_AWS_157 | dev | dev runs single-AZ"),
         "{text}"
     );
-    assert!(text.contains("must pass CKV_AWS_79, CKV_AWS_8,"), "{text}");
+    assert!(text.contains("must pass CKV_AWS_79, CKV_AWS_16,"), "{text}");
+    assert!(
+        text.contains("; a single-host one also CKV_AWS_8; a load-balanced one also CKV_AWS_150. Every load-balanced env must pass CKV_AWS_2,"),
+        "{text}"
+    );
     assert_eq!(gen(&dir, &["--all", "--check"]).status.code(), Some(0));
 
     let skips = dir.join("tests/checkov/skips.toml");
