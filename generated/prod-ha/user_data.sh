@@ -35,7 +35,7 @@ APT_LOCK_WAIT_SECONDS=600
 APT_TRIES=3
 HEALTH_WAIT_SECONDS=120
 RDS_CA_BUNDLE_URL=https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem
-DB_CA_FILE="${CONF_DIR}/rds-ca-bundle.pem"
+DB_CA_FILE='/etc/fastapi-infra/rds-ca-bundle.pem'
 # end of settings
 
 # Site overrides (proxy, mirror, AWS endpoint, the bounds above): optional, root-owned.
@@ -75,21 +75,8 @@ tmp_env="$(mktemp "${CONF_DIR}/.env.XXXXXX")"
 chmod 0600 "${tmp_env}"
 SETTINGS_WAIT_SECONDS="${SETTINGS_WAIT_SECONDS}" DB_CA_FILE="${DB_CA_FILE}" \
 SSM_PREFIX="${SSM_PREFIX}" \
-SSM_KEYS='db_host db_port db_name db_username db_password tavily_api_key gemini_api_key repo_url repo_branch' \
-EXTRA_ENV='{"APP_ENV":"prod-ha","S3_BUCKET_ARTIFACTS":"fastapi-infra-prod-ha-artifacts","S3_BUCKET_CONTENT":"fastapi-infra-prod-ha-content"}' \
+SETTINGS_SPEC='{"ssm":["db_host","db_port","db_name","db_username","db_password","tavily_api_key","gemini_api_key","repo_url","repo_branch"],"env":[["APP_ENV","value","prod-ha"],["AWS_REGION","boot","AWS_REGION"],["AWS_DEFAULT_REGION","boot","AWS_REGION"],["DATABASE_URL","url",""],["PGHOST","ssm","db_host"],["PGPORT","ssm","db_port"],["PGDATABASE","ssm","db_name"],["PGUSER","ssm","db_username"],["PGPASSWORD","ssm","db_password"],["PGSSLMODE","value","verify-full"],["PGSSLROOTCERT","boot","DB_CA_FILE"],["TAVILY_API_KEY","ssm","tavily_api_key"],["GEMINI_API_KEY","ssm","gemini_api_key"],["S3_BUCKET_ARTIFACTS","value","fastapi-infra-prod-ha-artifacts"],["S3_BUCKET_CONTENT","value","fastapi-infra-prod-ha-content"]],"db":{"host":"db_host","port":"db_port","name":"db_name","user":"db_username","password":"db_password","sslmode":"verify-full","ca":"DB_CA_FILE"},"pass":["AWS_ENDPOINT_URL","AWS_ENDPOINT_URL_S3","TAVILY_API_URL","GEMINI_API_URL","HTTP_PROXY","HTTPS_PROXY","NO_PROXY","READY_TIMEOUT_SECONDS"],"repo":["repo_url","repo_branch"]}' \
 ENV_OUT="${tmp_env}" DEPLOY_OUT="${DEPLOY_FILE}" python3 - <<'PY' || exit 1
-"""Read the app's settings from SSM Parameter Store and write the environment files.
-
-Run by user_data.sh as root at boot (python3 with Debian/Ubuntu's python3-boto3). Inputs come
-from the environment: SSM_PREFIX, SSM_KEYS (space separated), EXTRA_ENV (a JSON object of
-settings that are not secret), ENV_OUT (the root-only env file), DEPLOY_OUT (the root-only
-file of the repository settings, with the URL's credentials apart), DB_CA_FILE (the database's
-CA bundle) and SETTINGS_WAIT_SECONDS: how long to retry, with backoff, while the parameters, the
-role's policy or its credentials are not there yet (each try is logged, never a value).
-
-Both files use one format that systemd's EnvironmentFile= and bash's `.` read the same way (see
-env_line); the writer refuses what either would change.
-"""
 import json
 import os
 import random
@@ -117,7 +104,6 @@ def env_line(key, value):
 
 
 def write_env_file(path, pairs):
-    """Write KEY='value' lines to path atomically, mode 0600 (owner: the caller, root)."""
     text = "".join(env_line(k, v) for k, v in pairs.items())
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".settings-")
     try:
@@ -137,13 +123,6 @@ SCP_URL = re.compile(r"[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[A-Za-z0-9._~/-]+\Z")
 
 
 def split_repo_url(url):
-    """(URL without credentials, username, password) of the app's git URL.
-
-    https://user:token@host/path gives https://host/path, and the (percent-decoded) user and
-    token go to git through a credential helper only: never argv (ps), never .git/config. ssh
-    URLs (ssh://, git@host:path) keep their user, which is no secret, and carry no password.
-    The URL itself is never printed: it may hold a token.
-    """
     what = "the SSM setting repo_url is not a git URL (https://host/path, ssh://host/path or user@host:path)"
     if not url or url.startswith("-") or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
         raise SystemExit(f"user-data: {what}")
@@ -167,7 +146,8 @@ def split_repo_url(url):
 
 
 prefix = os.environ["SSM_PREFIX"]
-keys = os.environ["SSM_KEYS"].split()
+spec = json.loads(os.environ["SETTINGS_SPEC"])
+keys = spec["ssm"]
 wait = float(os.environ.get("SETTINGS_WAIT_SECONDS", "600"))
 endpoint = os.environ.get("AWS_ENDPOINT_URL_SSM") or os.environ.get("AWS_ENDPOINT_URL") or None
 RETRY = ("ParameterNotFound", "Throttl", "UnrecognizedClient", "ExpiredToken")
@@ -176,7 +156,6 @@ got = {}
 
 
 def fetch():
-    """One try at the parameters not read yet: None when all are read, else what is wrong."""
     cfg = Config(connect_timeout=5, read_timeout=20, retries={"max_attempts": 2})
     ssm = boto3.client("ssm", region_name=os.environ["AWS_REGION"], endpoint_url=endpoint, config=cfg)
     todo = [n for n in names if n.rsplit("/", 1)[1] not in got]
@@ -208,34 +187,26 @@ while problem := fetch():
     time.sleep(pause)
     delay = min(delay * 2, 30)
 print(f"user-data: settings: read {len(names)} parameters under {prefix}", flush=True)
-user = urllib.parse.quote(got["db_username"], safe="")
-password = urllib.parse.quote(got["db_password"], safe="")
-tls = urllib.parse.urlencode({"sslmode": "verify-full", "sslrootcert": os.environ["DB_CA_FILE"]})
-env = {
-    "AWS_REGION": os.environ["AWS_REGION"],
-    "AWS_DEFAULT_REGION": os.environ["AWS_REGION"],
-    "DATABASE_URL": f"postgresql://{user}:{password}@{got['db_host']}:{got['db_port']}/{got['db_name']}?" + tls,
-    "PGHOST": got["db_host"],
-    "PGPORT": got["db_port"],
-    "PGDATABASE": got["db_name"],
-    "PGUSER": got["db_username"],
-    "PGPASSWORD": got["db_password"],
-    "PGSSLMODE": "verify-full",
-    "PGSSLROOTCERT": os.environ["DB_CA_FILE"],
-    "TAVILY_API_KEY": got["tavily_api_key"],
-    "GEMINI_API_KEY": got["gemini_api_key"],
-}
-env.update(json.loads(os.environ.get("EXTRA_ENV") or "{}"))
-for k in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "TAVILY_API_URL", "GEMINI_API_URL", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"):
-    if os.environ.get(k):
-        env[k] = os.environ[k]
+
+
+def database_url(db):
+    user, password = (urllib.parse.quote(got[db[k]], safe="") for k in ("user", "password"))
+    tls = urllib.parse.urlencode({"sslmode": db["sslmode"], "sslrootcert": os.environ[db["ca"]]})
+    return f"postgresql://{user}:{password}@{got[db['host']]}:{got[db['port']]}/{got[db['name']]}?" + tls
+
+
+source = {"ssm": lambda k: got[k], "value": lambda v: v, "boot": lambda var: os.environ[var],
+          "url": lambda _: database_url(spec["db"])}
+env = {name: source[kind](arg) for name, kind, arg in spec["env"]}
+env.update((k, os.environ[k]) for k in spec["pass"] if os.environ.get(k))
 write_env_file(os.environ["ENV_OUT"], env)
-repo_url, repo_username, repo_password = split_repo_url(got["repo_url"])
-if not BRANCH.match(got["repo_branch"]):
+url_key, branch_key = spec["repo"]
+repo_url, repo_username, repo_password = split_repo_url(got[url_key])
+if not BRANCH.match(got[branch_key]):
     raise SystemExit("user-data: the SSM setting repo_branch is not a branch name (letters, digits, . _ / -)")
 write_env_file(os.environ["DEPLOY_OUT"], {
     "REPO_URL": repo_url,
-    "REPO_BRANCH": got["repo_branch"],
+    "REPO_BRANCH": got[branch_key],
     "REPO_USERNAME": repo_username,
     "REPO_PASSWORD": repo_password,
 })
@@ -295,6 +266,7 @@ as_app "${VENV_DIR}/bin/pip" install --quiet uvicorn
 ) || exit 1
 
 # 6. The systemd unit: uvicorn on 0.0.0.0:8000 as the app user, restarted on failure.
+#    ProtectHome=tmpfs: home folders look empty (not unreadable: libpq fails on an EACCES ~/.postgresql).
 #    A quoted heredoc: bash expands nothing; each value carries systemd's own quoting.
 cat > "${UNIT_FILE}" <<'UNIT'
 [Unit]
@@ -313,7 +285,7 @@ Restart=on-failure
 RestartSec=2
 NoNewPrivileges=true
 ProtectSystem=full
-ProtectHome=true
+ProtectHome=tmpfs
 PrivateTmp=true
 
 [Install]

@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from harness import FIXTURES, REPO, free_port, serve_on_free_port, stop_group
+from harness import EXAMPLE_APP, REPO, free_port, serve_on_free_port, stop_group
 
 HERE = Path(__file__).resolve().parent
 CACHE = Path(os.environ.get("FASTAPI_INFRA_CACHE", Path.home() / ".cache/fastapi-infra"))
@@ -76,11 +76,11 @@ def build_image() -> tuple[Path, float]:
 
 
 def wheelhouse(python_version: str) -> tuple[Path, float]:
-    """Wheels of the fixture app's requirements, uvicorn and pip for the root's Python, downloaded
+    """Wheels of the starter app's requirements (examples/app), uvicorn and pip for the root's Python, downloaded
     once into the cache (keyed by the requirements and the Python version) under a file lock.
     Wheelhouses of other keys go once unused for a day (another checkout's test may use one)."""
     t0 = time.monotonic()
-    req = FIXTURES / "app/requirements.txt"
+    req = EXAMPLE_APP / "requirements.txt"
     wanted = ["uvicorn", "pip"]
     key = hashlib.sha256((req.read_text() + " ".join(wanted) + python_version).encode()).hexdigest()[:16]
     out = CACHE / f"wheels-{key}"

@@ -21,6 +21,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+# The starter app (examples/app): the app the host test deploys, so the example cannot rot.
+EXAMPLE_APP = Path(__file__).resolve().parents[2] / "examples/app"
 PLUGIN_DIR = os.environ.get("TF_PLUGIN_DIR", "/opt/tf-plugins")
 SERVICES = ["ec2", "iam", "rds", "s3", "sts", "ssm", "dynamodb", "kms"]
 # terraform.tfvars of the tests: placeholders, never real secrets.

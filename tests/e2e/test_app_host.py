@@ -4,7 +4,7 @@ A Debian root (tests/host/make-rootfs.sh, cached) boots with systemd-nspawn in i
 namespace; real cloud-init runs generated/dev/user_data.sh from a NoCloud seed. The root holds
 what a cloud image has and NOT what user_data installs, so apt-get really installs it, from the
 test's package mirror. Around it (see apphost.py): moto (SSM, S3, IAM, STS), a real PostgreSQL
-with TLS and the test's own CA, the fixture app in git over HTTP, stand-ins for the Tavily and
+with TLS and the test's own CA, the starter app (examples/app) in git over HTTP, stand-ins for the Tavily and
 Gemini APIs, and an IMDSv2 stand-in on 169.254.169.254 that serves the instance role's
 credentials (AssumeRole against moto): the hook file /etc/default/<app> holds endpoints and
 bounds, never keys.
@@ -24,13 +24,14 @@ import re
 import shutil
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 
 from apphost import Container, Imds, NetNS, Postgres, Relay, Static, apt_packages, build_image, make_ca, sh, wait_for, wheelhouse
-from harness import FIXTURES, REGION, REPO, MotoIAM
+from harness import EXAMPLE_APP, REGION, REPO, MotoIAM
 
 ENV = "dev"
 APP = "fastapi-infra"
@@ -51,6 +52,16 @@ f = open("/var/lib/dpkg/lock-frontend", "w")
 fcntl.lockf(f, fcntl.LOCK_EX)
 os.write(w, b"x")
 time.sleep(int(sys.argv[1]))
+"""
+
+# Added to the starter app by the test: SHA-256 of the named environment variables as the app sees
+# them (null when unset), so the test compares them with the values it stored, no secret on the wire.
+ENV_DIGEST = """import hashlib, os
+from fastapi import APIRouter
+router = APIRouter()
+@router.get("/env-digest")
+def env_digest(names: str) -> dict:
+    return {n: hashlib.sha256(os.environ[n].encode()).hexdigest() if n in os.environ else None for n in names.split(",")}
 """
 
 # Run on the host as the app user with the app's environment: what the role lets the app do,
@@ -225,7 +236,11 @@ class Host:
         self.git_dir, self.work = tmp / "git", tmp / "work"
         self.git_dir.mkdir()
         sh("git", "init", "-q", "--bare", "-b", "main", self.git_dir / "app.git")
-        shutil.copytree(FIXTURES / "app", self.work)
+        shutil.copytree(EXAMPLE_APP, self.work)
+        # The test's own route on top of the starter app: digests of settings (never values).
+        (self.work / "app/env_digest.py").write_text(ENV_DIGEST)
+        with open(self.work / "app/main.py", "a") as f:
+            f.write("\nfrom .env_digest import router  # added by the host test\napp.include_router(router)\n")
         self.git = ["git", "-C", str(self.work), "-c", "user.name=test", "-c", "user.email=test@example.invalid"]
         sh(*self.git[:3], "init", "-q", "-b", "main")
         self.commit("v1")
@@ -254,6 +269,7 @@ class Host:
         hook_lines = [
             f"export AWS_ENDPOINT_URL={self.moto.url}",
             f"export TAVILY_API_URL={tavily.url} GEMINI_API_URL={gemini.url}",
+            "export READY_TIMEOUT_SECONDS=15",  # the starter app's bound per check (a loaded CI machine)
             f"export PIP_NO_INDEX=1 PIP_FIND_LINKS={self.mirror.url}/wheels/",
             f"RDS_CA_BUNDLE_URL={self.mirror.url}/rds-ca-bundle.pem",
         ] + [f"{k}={v}" for k, v in hook.items()]
@@ -488,6 +504,16 @@ def test_app_host_boot_deploy_verify(host_factory):
         assert re.search(rf"^PASS {check}:", verified.stdout, re.M), f"{check} missing:\n{verified.stdout}"
     # The app's buckets: artifacts and content (the logs bucket is S3's log delivery target).
     assert verified.stdout.count("PASS s3:") == 2
+    # The starter app's readiness: the database (verify-full), both buckets (the role, through
+    # IMDS), Tavily and Gemini, each within its bound.
+    try:
+        with urllib.request.urlopen(f"{host.env['APP_URL']}/ready", timeout=30) as r:
+            status, ready = r.status, json.load(r)
+    except urllib.error.HTTPError as e:  # 503: not ready; the body says which check failed
+        status, ready = e.code, json.load(e)
+    assert status == 200 and ready["ready"], json.dumps(ready, indent=1)
+    assert set(ready["checks"]) == {"database", "s3 artifacts", "s3 content", "tavily", "gemini"}, ready
+    assert ready["timeout_seconds"] == 15, "the site file's READY_TIMEOUT_SECONDS reaches the app"
 
     # The role, evaluated (IAM enforced in moto): from inside the host, as the app user, with the
     # credentials IMDS hands out, the app reaches its own things and is refused the others.

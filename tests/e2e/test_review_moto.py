@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from harness import REPO, Terraform, write_json
+from harness import REPO, TEST_VARS, Terraform, write_json
 from test_stack_moto import prepare
 
 SNAPSHOTS = REPO / "tests/e2e/snapshots"
@@ -63,6 +63,7 @@ def normalized(md: str) -> str:
 @pytest.mark.slow
 def test_review_flags_match_real_plans(tmp_path, moto):
     work, tf = prepare("dev", tmp_path, moto)
+    write_json(work / "terraform.tfvars.json", TEST_VARS)  # the variables without a default
     tf.run("apply", "-auto-approve", timeout=600)
     failures = []
     for case, change in CASES.items():

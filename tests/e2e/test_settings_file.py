@@ -18,6 +18,7 @@ import base64
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import threading
@@ -31,8 +32,17 @@ import pytest
 from harness import REPO
 
 READ_SETTINGS = REPO / "crates/aws/templates/read_settings.py"
-KEYS = ["db_host", "db_port", "db_name", "db_username", "db_password", "tavily_api_key", "gemini_api_key",
-        "repo_url", "repo_branch"]
+USER_DATA = REPO / "generated/dev/user_data.sh"
+
+
+def settings_spec() -> str:
+    """The spec generated/dev/user_data.sh hands read_settings.py: the generator makes it from
+    the app contract (the keys to read, every variable of the env file), so no key is copied here."""
+    for line in USER_DATA.read_text().splitlines():
+        if line.startswith("SETTINGS_SPEC="):
+            return shlex.split(line.removesuffix(" \\"))[0].split("=", 1)[1]
+    raise AssertionError("user_data hands read_settings.py no SETTINGS_SPEC")
+
 
 STUB_BOTO3 = '''
 import json, os
@@ -70,7 +80,7 @@ def hostile(marker: Path) -> dict:
     }
 
 
-def run_writer(tmp_path: Path, values: dict, extra_env=None) -> subprocess.CompletedProcess:
+def run_writer(tmp_path: Path, values: dict) -> subprocess.CompletedProcess:
     stub = tmp_path / "stub"
     (stub / "boto3").mkdir(parents=True, exist_ok=True)
     (stub / "boto3/__init__.py").write_text(STUB_BOTO3)
@@ -81,8 +91,7 @@ def run_writer(tmp_path: Path, values: dict, extra_env=None) -> subprocess.Compl
     conf.mkdir(exist_ok=True)
     env = {
         "PATH": os.environ["PATH"], "PYTHONPATH": str(stub), "AWS_REGION": "us-east-1",
-        "SSM_PREFIX": "/fastapi-infra/dev", "SSM_KEYS": " ".join(KEYS),
-        "EXTRA_ENV": json.dumps(extra_env or {"APP_ENV": "dev", "S3_BUCKET_LOGS": "fastapi-infra-dev-logs"}),
+        "SSM_PREFIX": "/fastapi-infra/dev", "SETTINGS_SPEC": settings_spec(),
         "DB_CA_FILE": "/etc/ssl/certs/rds-ca.pem", "SETTINGS_WAIT_SECONDS": "5", "ENV_OUT": str(conf / "env"), "DEPLOY_OUT": str(conf / "deploy"), "STUB_SSM": json.dumps(values),
     }
     return subprocess.run([sys.executable, str(READ_SETTINGS)], env=env, capture_output=True, text=True,
@@ -210,6 +219,7 @@ def test_writer_output_reads_back_the_same_in_bash_and_systemd(tmp_path):
 
     marker = tmp_path / "MARKER"
     values = hostile(marker)
+    assert sorted(values) == sorted(json.loads(settings_spec())["ssm"]), "a value for every setting the spec reads"
     proc = run_writer(tmp_path, values)
     assert proc.returncode == 0, proc.stderr
     env_file, deploy_file = tmp_path / "conf/env", tmp_path / "conf/deploy"
@@ -219,7 +229,8 @@ def test_writer_output_reads_back_the_same_in_bash_and_systemd(tmp_path):
     want_env = {
         "PGHOST": "127.0.0.1", "PGPORT": "5432", "PGDATABASE": "app", "PGUSER": "app",
         "PGPASSWORD": values["db_password"], "TAVILY_API_KEY": values["tavily_api_key"],
-        "GEMINI_API_KEY": values["gemini_api_key"], "APP_ENV": "dev", "S3_BUCKET_LOGS": "fastapi-infra-dev-logs",
+        "GEMINI_API_KEY": values["gemini_api_key"], "APP_ENV": "dev", "S3_BUCKET_CONTENT": "fastapi-infra-dev-content",
+        "PGSSLMODE": "verify-full", "PGSSLROOTCERT": "/etc/ssl/certs/rds-ca.pem", "AWS_REGION": "us-east-1",
     }
     want_deploy = {
         "REPO_URL": "https://git.example.invalid:8443/team/app.git", "REPO_BRANCH": "release/v1.2",

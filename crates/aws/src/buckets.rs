@@ -4,7 +4,88 @@
 
 use tf::{Address, Body, Expr, Piece, Stack, Value};
 
+use crate::env::{BucketName, Buckets};
 use crate::{AccountId, Arn, BucketId};
+
+/// An app environment's buckets, by role: the one list of them (resources, outputs, the app's
+/// environment variables, access logging, CI's grants, name claims).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum BucketRole {
+    /// The target of the other buckets' server access logs (S3's log delivery writes there).
+    Logs,
+    Artifacts,
+    Content,
+}
+
+impl BucketRole {
+    pub const ALL: [BucketRole; 3] = [BucketRole::Logs, BucketRole::Artifacts, BucketRole::Content];
+
+    /// The role's name: its resources (`aws_s3_bucket.<name>`) and its `[buckets]` key.
+    pub fn name(self) -> &'static str {
+        match self {
+            BucketRole::Logs => "logs",
+            BucketRole::Artifacts => "artifacts",
+            BucketRole::Content => "content",
+        }
+    }
+
+    /// The env-file key that names the bucket: `buckets.<name>`.
+    pub fn key(self) -> &'static str {
+        match self {
+            BucketRole::Logs => "buckets.logs",
+            BucketRole::Artifacts => "buckets.artifacts",
+            BucketRole::Content => "buckets.content",
+        }
+    }
+
+    /// The bucket's name in an env file's `[buckets]`.
+    pub fn bucket(self, b: &Buckets) -> &BucketName {
+        match self {
+            BucketRole::Logs => &b.logs,
+            BucketRole::Artifacts => &b.artifacts,
+            BucketRole::Content => &b.content,
+        }
+    }
+
+    /// The app's environment variable that names the bucket, with its meaning. `None`: the app
+    /// is not told about it (the logs bucket belongs to S3's log delivery).
+    pub fn env_var(self) -> Option<(&'static str, &'static str)> {
+        match self {
+            BucketRole::Logs => None,
+            BucketRole::Artifacts => Some((
+                "S3_BUCKET_ARTIFACTS",
+                "name of the app's artifacts bucket (SSE-KMS, versioned)",
+            )),
+            BucketRole::Content => Some((
+                "S3_BUCKET_CONTENT",
+                "name of the app's content bucket (SSE-KMS, versioned)",
+            )),
+        }
+    }
+
+    /// Whether the app may use the bucket (its role's grants; the app's environment names it).
+    pub fn for_app(self) -> bool {
+        self.env_var().is_some()
+    }
+
+    /// Whether the bucket logs its access into the logs bucket (under `log_prefix(name)`).
+    pub fn logs_access(self) -> bool {
+        self != BucketRole::Logs
+    }
+
+    /// The bucket's default encryption: S3 delivers access logs only into SSE-S3 buckets.
+    pub fn encryption(self) -> Encryption {
+        match self {
+            BucketRole::Logs => Encryption::S3Managed,
+            _ => Encryption::KmsAwsManaged,
+        }
+    }
+
+    /// The stack's output of the bucket's name.
+    pub fn output(self) -> String {
+        format!("bucket_{}_name", self.name())
+    }
+}
 
 /// Default encryption of a bucket's objects.
 #[derive(Clone, Debug, PartialEq)]

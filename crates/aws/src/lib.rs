@@ -7,6 +7,7 @@
 pub mod alb;
 pub mod buckets;
 pub mod ci_access;
+pub mod contract;
 pub mod ec2_app;
 pub mod env;
 pub mod fleet;

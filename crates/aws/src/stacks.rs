@@ -7,16 +7,17 @@ use crate::buckets::{
     AcceptAccessLogs, AccessLogging, Encryption, LogSource, Retention, SecureBucket,
 };
 use crate::ci_access::{CiEnv, GithubCi};
+use crate::contract::{self, Contract};
 use crate::ec2_app::{AppFirewall, AppInstance, APP_PORT};
 use crate::env::{AppEnv, BootstrapEnv, BucketName, Ci, Moved, Protection};
 use crate::fleet::AppFleet;
 use crate::iam::InstanceRole;
 use crate::network::DefaultNetwork;
 use crate::rds::Postgres;
-use crate::settings::{AppSettings, Parameter};
+use crate::settings::{AppSettings, Parameter, Setting};
 use crate::state_backend::StateBackend;
 use crate::topology::Topology;
-use crate::user_data::{BucketVar, UserData, FILE_NAME};
+use crate::user_data::{UserData, FILE_NAME};
 use crate::vpc::{flow_log_delivery, FlowLogs, PrivateNetwork};
 use crate::{AccountId, Naming, SubnetIds, VpcCidr, VpcId};
 
@@ -156,19 +157,17 @@ fn regex_matches(pattern: &str, name: &str) -> Value {
     Expr::call("can", [Expr::call("regex", [pattern.into(), v]).into()]).into()
 }
 
-fn stored(key: &'static str, description: &'static str, value: Value) -> Parameter {
+fn stored(setting: Setting, value: Value) -> Parameter {
     Parameter {
-        key,
-        description,
+        setting,
         value,
         write_only_version: None,
     }
 }
 
-fn write_only(key: &'static str, description: &'static str, secret: &Secret) -> Parameter {
+fn write_only(setting: Setting, secret: &Secret) -> Parameter {
     Parameter {
-        key,
-        description,
+        setting,
         value: (&secret.value).into(),
         write_only_version: Some((&secret.version).into()),
     }
@@ -430,27 +429,24 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv, regenerate: &str) -> Stack {
     }
     .emit(&mut stack);
 
+    // Every SSM parameter of the app, by its setting.
+    let parameters = Setting::ALL
+        .into_iter()
+        .map(|s| match s {
+            Setting::DbHost => stored(s, (&db.host).into()),
+            Setting::DbPort => stored(s, Expr::call("tostring", [db.port.clone().into()]).into()),
+            Setting::DbName => stored(s, cfg.database.db_name.0.as_str().into()),
+            Setting::DbUsername => stored(s, var(&db_username.addr)),
+            Setting::DbPassword => write_only(s, &db_password),
+            Setting::TavilyApiKey => write_only(s, &tavily),
+            Setting::GeminiApiKey => write_only(s, &gemini),
+            Setting::RepoUrl => write_only(s, &repo_url),
+            Setting::RepoBranch => stored(s, var(&repo_branch.addr)),
+        })
+        .collect();
     let settings = AppSettings {
         naming: &naming,
-        parameters: vec![
-            stored("db_host", "Postgres host name", (&db.host).into()),
-            stored(
-                "db_port",
-                "Postgres port",
-                Expr::call("tostring", [db.port.clone().into()]).into(),
-            ),
-            stored(
-                "db_name",
-                "Postgres database name",
-                cfg.database.db_name.0.as_str().into(),
-            ),
-            stored("db_username", "Postgres user name", var(&db_username.addr)),
-            write_only("db_password", "Postgres password", &db_password),
-            write_only("tavily_api_key", "Tavily API key", &tavily),
-            write_only("gemini_api_key", "Gemini API key", &gemini),
-            write_only("repo_url", "Git URL of the app", &repo_url),
-            stored("repo_branch", "Branch of the app", var(&repo_branch.addr)),
-        ],
+        parameters,
     };
     let params = settings.emit(&mut stack);
 
@@ -463,6 +459,7 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv, regenerate: &str) -> Stack {
     }
     .emit(&mut stack);
 
+    let contract = Contract::new(env_name, cfg);
     let user_data = UserData {
         project: &cfg.project.0,
         env: env_name,
@@ -470,20 +467,14 @@ pub fn app_stack(env_name: &str, cfg: &AppEnv, regenerate: &str) -> Stack {
         app_user: &cfg.app.user.0,
         region: &cfg.region.0,
         ssm_prefix: naming.ssm_prefix(),
-        parameter_keys: settings.parameters.iter().map(|p| p.key).collect(),
-        buckets: app_buckets
-            .iter()
-            .map(|(role, name, _)| BucketVar {
-                var: format!("S3_BUCKET_{}", role.to_uppercase()),
-                name: name.0.clone(),
-            })
-            .collect(),
+        settings_spec: contract.settings_spec(),
         app_port: APP_PORT,
         asgi_app: &cfg.app.asgi_app.0,
         health_path: cfg.app.health_path(),
         regenerate,
     };
     stack.file(FILE_NAME, user_data.render());
+    stack.file(contract::FILE_NAME, contract.file(regenerate));
 
     let mut boot_after = params.addresses.clone();
     boot_after.extend(role.grants.iter().cloned());

@@ -7,7 +7,7 @@
 //! `unit_text` for the unit's other settings, `comment` for comment lines. The unit file is
 //! written by a quoted heredoc, so bash expands nothing in it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use serde::Serialize;
@@ -21,13 +21,6 @@ const READ_SETTINGS_PY: &str = include_str!("../templates/read_settings.py");
 /// The file name beside the Terraform files.
 pub const FILE_NAME: &str = "user_data.sh";
 
-/// One bucket, as an environment variable of the app.
-#[derive(Serialize)]
-pub struct BucketVar {
-    pub var: String,
-    pub name: String,
-}
-
 /// Everything the template needs.
 #[derive(Serialize)]
 pub struct UserData<'a> {
@@ -37,8 +30,8 @@ pub struct UserData<'a> {
     pub app_user: &'a str,
     pub region: &'a str,
     pub ssm_prefix: String,
-    pub parameter_keys: Vec<&'a str>,
-    pub buckets: Vec<BucketVar>,
+    /// What read_settings.py reads and writes: `contract::Contract::settings_spec`.
+    pub settings_spec: String,
     pub app_port: u16,
     pub asgi_app: &'a str,
     pub health_path: &'a str,
@@ -46,32 +39,39 @@ pub struct UserData<'a> {
     pub regenerate: &'a str,
 }
 
-/// Where the app lives on the host, derived once from the app's name (the script's variables
-/// and the unit file both use these).
-#[derive(Serialize)]
-struct HostPaths {
-    app_dir: String,
-    src_dir: String,
-    venv_dir: String,
-    uvicorn: String,
-    conf_dir: String,
-    env_file: String,
-    deploy_file: String,
-    unit: String,
-    unit_file: String,
+/// Where the app lives on the host, derived once from the app's name (the script's variables,
+/// the unit file and the app contract all use these).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct HostPaths {
+    pub app: String,
+    pub app_dir: String,
+    /// The clone of the app's repository: the service's working directory.
+    pub src_dir: String,
+    pub venv_dir: String,
+    pub uvicorn: String,
+    pub conf_dir: String,
+    /// The app's environment file (systemd's `EnvironmentFile=`).
+    pub env_file: String,
+    pub deploy_file: String,
+    /// The RDS CA bundle the database's certificate is verified with.
+    pub ca_file: String,
+    pub unit: String,
+    pub unit_file: String,
 }
 
 impl HostPaths {
-    fn new(app: &str) -> HostPaths {
+    pub fn new(app: &str) -> HostPaths {
         let app_dir = format!("/opt/{app}");
         let conf_dir = format!("/etc/{app}");
         let unit = format!("{app}.service");
         HostPaths {
+            app: app.to_string(),
             src_dir: format!("{app_dir}/src"),
             venv_dir: format!("{app_dir}/venv"),
             uvicorn: format!("{app_dir}/venv/bin/uvicorn"),
             env_file: format!("{conf_dir}/env"),
             deploy_file: format!("{conf_dir}/deploy"),
+            ca_file: format!("{conf_dir}/rds-ca-bundle.pem"),
             unit_file: format!("/etc/systemd/system/{unit}"),
             app_dir,
             conf_dir,
@@ -124,8 +124,6 @@ impl UserData<'_> {
         let mut ctx = tera::Context::from_serialize(self).expect("UserData serializes");
         ctx.insert("read_settings_py", &read_settings_py());
         ctx.insert("paths", &HostPaths::new(self.app_name));
-        ctx.insert("ssm_keys", &self.parameter_keys.join(" "));
-        ctx.insert("extra_env", &self.extra_env());
         ctx.insert(
             "health_url",
             &format!("http://127.0.0.1:{}{}", self.app_port, self.health_path),
@@ -134,15 +132,5 @@ impl UserData<'_> {
             Ok(s) => s,
             Err(e) => panic!("the user_data template renders: {e:?}"),
         }
-    }
-
-    /// The app's settings that are not secret, as a JSON object (read_settings.py adds them).
-    fn extra_env(&self) -> String {
-        let mut env = BTreeMap::new();
-        env.insert("APP_ENV".to_string(), self.env.to_string());
-        for b in &self.buckets {
-            env.insert(b.var.clone(), b.name.clone());
-        }
-        serde_json::to_string(&env).expect("a map of strings serializes")
     }
 }

@@ -1,15 +1,17 @@
-"""Read the app's settings from SSM Parameter Store and write the environment files.
-
-Run by user_data.sh as root at boot (python3 with Debian/Ubuntu's python3-boto3). Inputs come
-from the environment: SSM_PREFIX, SSM_KEYS (space separated), EXTRA_ENV (a JSON object of
-settings that are not secret), ENV_OUT (the root-only env file), DEPLOY_OUT (the root-only
-file of the repository settings, with the URL's credentials apart), DB_CA_FILE (the database's
-CA bundle) and SETTINGS_WAIT_SECONDS: how long to retry, with backoff, while the parameters, the
-role's policy or its credentials are not there yet (each try is logged, never a value).
-
-Both files use one format that systemd's EnvironmentFile= and bash's `.` read the same way (see
-env_line); the writer refuses what either would change.
-"""
+# Read the app's settings from SSM Parameter Store and write the environment files.
+#
+# Run by user_data.sh as root at boot (python3 with Debian/Ubuntu's python3-boto3). Inputs come
+# from the environment: SSM_PREFIX, SETTINGS_SPEC (a JSON object made by the generator from the
+# app contract, crates/aws/src/contract.rs, `settings_spec`: the keys to read, every variable of
+# the env file and where its value comes from), ENV_OUT (the root-only env file), DEPLOY_OUT (the
+# root-only file of the repository settings, with the URL's credentials apart), DB_CA_FILE (the
+# database's CA bundle) and SETTINGS_WAIT_SECONDS: how long to retry, with backoff, while the
+# parameters, the role's policy or its credentials are not there yet (each try is logged, never a
+# value). No key or variable name is written here: they all come from the spec.
+#
+# Both files use one format that systemd's EnvironmentFile= and bash's `.` read the same way (see
+# env_line); the writer refuses what either would change.
+#
 import json
 import os
 import random
@@ -43,7 +45,7 @@ def env_line(key, value):
 
 
 def write_env_file(path, pairs):
-    """Write KEY='value' lines to path atomically, mode 0600 (owner: the caller, root)."""
+    # Write KEY='value' lines to path atomically, mode 0600 (owner: the caller, root).
     text = "".join(env_line(k, v) for k, v in pairs.items())
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".settings-")
     try:
@@ -63,13 +65,13 @@ SCP_URL = re.compile(r"[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[A-Za-z0-9._~/-]+\Z")
 
 
 def split_repo_url(url):
-    """(URL without credentials, username, password) of the app's git URL.
-
-    https://user:token@host/path gives https://host/path, and the (percent-decoded) user and
-    token go to git through a credential helper only: never argv (ps), never .git/config. ssh
-    URLs (ssh://, git@host:path) keep their user, which is no secret, and carry no password.
-    The URL itself is never printed: it may hold a token.
-    """
+    # (URL without credentials, username, password) of the app's git URL.
+    #
+    # https://user:token@host/path gives https://host/path, and the (percent-decoded) user and
+    # token go to git through a credential helper only: never argv (ps), never .git/config. ssh
+    # URLs (ssh://, git@host:path) keep their user, which is no secret, and carry no password.
+    # The URL itself is never printed: it may hold a token.
+    #
     what = "the SSM setting repo_url is not a git URL (https://host/path, ssh://host/path or user@host:path)"
     if not url or url.startswith("-") or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
         raise SystemExit(f"user-data: {what}")
@@ -93,7 +95,8 @@ def split_repo_url(url):
 
 
 prefix = os.environ["SSM_PREFIX"]
-keys = os.environ["SSM_KEYS"].split()
+spec = json.loads(os.environ["SETTINGS_SPEC"])
+keys = spec["ssm"]
 wait = float(os.environ.get("SETTINGS_WAIT_SECONDS", "600"))
 # AWS_ENDPOINT_URL_SSM / AWS_ENDPOINT_URL (from /etc/default/<app>) also work with older boto3.
 endpoint = os.environ.get("AWS_ENDPOINT_URL_SSM") or os.environ.get("AWS_ENDPOINT_URL") or None
@@ -104,7 +107,7 @@ got = {}
 
 
 def fetch():
-    """One try at the parameters not read yet: None when all are read, else what is wrong."""
+    # One try at the parameters not read yet: None when all are read, else what is wrong.
     cfg = Config(connect_timeout=5, read_timeout=20, retries={"max_attempts": 2})
     # A new client each try: the role's credentials (IMDS) may come late.
     ssm = boto3.client("ssm", region_name=os.environ["AWS_REGION"], endpoint_url=endpoint, config=cfg)
@@ -137,36 +140,28 @@ while problem := fetch():
     time.sleep(pause)
     delay = min(delay * 2, 30)
 print(f"user-data: settings: read {len(names)} parameters under {prefix}", flush=True)
-user = urllib.parse.quote(got["db_username"], safe="")
-password = urllib.parse.quote(got["db_password"], safe="")
-# The server's certificate is verified against the RDS CA bundle, host name included.
-tls = urllib.parse.urlencode({"sslmode": "verify-full", "sslrootcert": os.environ["DB_CA_FILE"]})
-env = {
-    "AWS_REGION": os.environ["AWS_REGION"],
-    "AWS_DEFAULT_REGION": os.environ["AWS_REGION"],
-    "DATABASE_URL": f"postgresql://{user}:{password}@{got['db_host']}:{got['db_port']}/{got['db_name']}?" + tls,
-    "PGHOST": got["db_host"],
-    "PGPORT": got["db_port"],
-    "PGDATABASE": got["db_name"],
-    "PGUSER": got["db_username"],
-    "PGPASSWORD": got["db_password"],
-    "PGSSLMODE": "verify-full",
-    "PGSSLROOTCERT": os.environ["DB_CA_FILE"],
-    "TAVILY_API_KEY": got["tavily_api_key"],
-    "GEMINI_API_KEY": got["gemini_api_key"],
-}
-env.update(json.loads(os.environ.get("EXTRA_ENV") or "{}"))
-# Endpoint overrides from /etc/default/<app> (tests, proxies) reach the app too.
-for k in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "TAVILY_API_URL", "GEMINI_API_URL", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"):
-    if os.environ.get(k):
-        env[k] = os.environ[k]
+
+
+def database_url(db):
+    # postgresql://user:password@host:port/name?sslmode=...&sslrootcert=... from the spec's keys.
+    user, password = (urllib.parse.quote(got[db[k]], safe="") for k in ("user", "password"))
+    tls = urllib.parse.urlencode({"sslmode": db["sslmode"], "sslrootcert": os.environ[db["ca"]]})
+    return f"postgresql://{user}:{password}@{got[db['host']]}:{got[db['port']]}/{got[db['name']]}?" + tls
+
+
+source = {"ssm": lambda k: got[k], "value": lambda v: v, "boot": lambda var: os.environ[var],
+          "url": lambda _: database_url(spec["db"])}
+env = {name: source[kind](arg) for name, kind, arg in spec["env"]}
+# Site overrides from /etc/default/<app> (endpoints, proxies) reach the app too.
+env.update((k, os.environ[k]) for k in spec["pass"] if os.environ.get(k))
 write_env_file(os.environ["ENV_OUT"], env)
-repo_url, repo_username, repo_password = split_repo_url(got["repo_url"])
-if not BRANCH.match(got["repo_branch"]):
+url_key, branch_key = spec["repo"]
+repo_url, repo_username, repo_password = split_repo_url(got[url_key])
+if not BRANCH.match(got[branch_key]):
     raise SystemExit("user-data: the SSM setting repo_branch is not a branch name (letters, digits, . _ / -)")
 write_env_file(os.environ["DEPLOY_OUT"], {
     "REPO_URL": repo_url,
-    "REPO_BRANCH": got["repo_branch"],
+    "REPO_BRANCH": got[branch_key],
     "REPO_USERNAME": repo_username,
     "REPO_PASSWORD": repo_password,
 })

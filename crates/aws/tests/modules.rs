@@ -327,8 +327,17 @@ fn user_data_waits_within_bounds() {
     assert!(script.contains(
         "\nRDS_CA_BUNDLE_URL=https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem\n"
     ));
-    assert!(script.contains("\"sslmode\": \"verify-full\""));
-    assert!(script.contains("\"PGSSLMODE\": \"verify-full\""));
+    // The settings spec read_settings.py follows: the URL and libpq both verify the server.
+    let spec = script
+        .lines()
+        .find_map(|l| l.strip_prefix("SETTINGS_SPEC='")?.strip_suffix("' \\"))
+        .expect("user_data hands read_settings.py its spec");
+    let spec: serde_json::Value = serde_json::from_str(spec).unwrap();
+    assert_eq!(spec["db"]["sslmode"], "verify-full");
+    let env = spec["env"].as_array().unwrap();
+    assert!(env.contains(&serde_json::json!(["PGSSLMODE", "value", "verify-full"])));
+    assert!(env.contains(&serde_json::json!(["PGSSLROOTCERT", "boot", "DB_CA_FILE"])));
+    assert!(env.contains(&serde_json::json!(["DATABASE_URL", "url", ""])));
 }
 
 /// The Python inside user_data is read_settings.py without its comment lines, every other line

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use aws::user_data::{BucketVar, UserData};
+use aws::user_data::UserData;
 
 struct TempDir(PathBuf);
 
@@ -137,6 +137,13 @@ fn argv(dir: &Path, name: &str) -> Vec<String> {
     words
 }
 
+/// A settings spec (JSON, as the contract makes it) holding the hostile value as a key, a
+/// variable name and a value.
+fn spec(v: &str) -> String {
+    serde_json::json!({ "ssm": [v, "db_host"], "env": [[v, "value", v], ["APP_ENV", "ssm", v]] })
+        .to_string()
+}
+
 fn render(v: &str) -> String {
     UserData {
         project: v,
@@ -145,11 +152,7 @@ fn render(v: &str) -> String {
         app_user: v,
         region: v,
         ssm_prefix: v.to_string(),
-        parameter_keys: vec![v, "db_host"],
-        buckets: vec![BucketVar {
-            var: v.to_string(),
-            name: v.to_string(),
-        }],
+        settings_spec: spec(v),
         app_port: 8000,
         asgi_app: v,
         health_path: v,
@@ -320,11 +323,9 @@ fn check(v: &str, dir: &Path) {
             .unwrap_or_else(|| panic!("{k} not passed to python3"))
             .to_string()
     };
-    assert_eq!(get("SSM_KEYS"), format!("{v} db_host"));
+    assert_eq!(get("SETTINGS_SPEC"), spec(v));
     assert_eq!(get("SSM_PREFIX"), v);
     assert_eq!(get("AWS_REGION"), v);
-    let extra: serde_json::Value = serde_json::from_str(&get("EXTRA_ENV")).unwrap();
-    assert_eq!(extra, serde_json::json!({ "APP_ENV": v, v: v }));
 
     // The unit: exactly the intended directives, in order.
     let text = fs::read_to_string(dir.join("unit.service")).unwrap();

@@ -224,24 +224,6 @@ pub fn render(env: &str, doc: &Document, schema: &Schema, format: GraphFormat) -
     s
 }
 
-/// Markers of a README block that `gen` keeps current: `<!-- gen graph ENV -->` ... `<!-- end gen graph -->`.
-pub fn readme_marker(env: &str) -> String {
-    format!("<!-- gen graph {env} -->")
-}
-pub const README_END: &str = "<!-- end gen graph -->";
-
-/// Replace the graph block of `env` in a README; `None` when it has no such block.
-pub fn update_readme(text: &str, env: &str, mermaid: &str) -> Option<String> {
-    let start = text.find(&readme_marker(env))?;
-    let body_start = start + readme_marker(env).len();
-    let end = body_start + text[body_start..].find(README_END)?;
-    Some(format!(
-        "{}\n```mermaid\n{mermaid}```\n{}",
-        &text[..body_start],
-        &text[end..]
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

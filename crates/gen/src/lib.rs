@@ -88,6 +88,19 @@ pub fn stack(envs_dir: &Path, name: &str) -> Result<tf::Stack, InputError> {
     Ok(stack)
 }
 
+/// The app contract of an app environment (checked like its stack: the contract must describe
+/// what `gen` would generate).
+pub fn contract(envs_dir: &Path, name: &str) -> Result<aws::contract::Contract, InputError> {
+    stack(envs_dir, name)?;
+    match config::load(envs_dir, name)? {
+        Env::App(cfg) => Ok(aws::contract::Contract::new(name, &cfg)),
+        Env::Bootstrap(_) => Err(InputError(format!(
+            "{}: `{name}` is the state backend, it runs no app; fix: name an app environment (see --list)",
+            env_file(envs_dir, name)
+        ))),
+    }
+}
+
 /// Every app environment of the envs folder (the CI roles bootstrap makes are per app env).
 fn app_envs(envs_dir: &Path) -> Result<Vec<(String, aws::env::AppEnv)>, InputError> {
     let mut out = Vec::new();

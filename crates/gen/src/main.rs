@@ -82,6 +82,23 @@ enum Cmd {
     /// changes with `diff`'s flags, the plan's actions cross-checked against them (--plan), and
     /// the base and head commits. Exit 0: no mismatch; 1: the plan disagrees with the flags.
     Review(ReviewArgs),
+    /// What the host gives an app environment's FastAPI app and expects from it: the port, the
+    /// ASGI and health paths, where requirements.txt must be, every environment variable (its
+    /// meaning, whether it is a secret), AWS credentials and database TLS.
+    Contract(ContractArgs),
+}
+
+#[derive(Args, Debug)]
+struct ContractArgs {
+    /// The app environment.
+    #[arg(short, long = "env", value_name = "ENV")]
+    env: String,
+    /// Machine-readable output (what generated/<ENV>/app_contract.json holds).
+    #[arg(long)]
+    json: bool,
+    /// Folder of the environment files.
+    #[arg(long, value_name = "DIR", default_value = "envs")]
+    envs_dir: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -205,7 +222,7 @@ fn generate(cli: GenArgs) -> anyhow::Result<ExitCode> {
         );
     }
     if let (Some(path), Some(_)) = (readme, readme_change) {
-        println!("{}: graph updated", path.display());
+        println!("{}: generated blocks updated", path.display());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -298,7 +315,7 @@ fn check(
             drift.push(output::Drift {
                 path: path.to_path_buf(),
                 what: format!(
-                    "a generated block (`gen graph`, checkov) differs ({} bytes)",
+                    "a generated block (`gen graph`, `gen contract`, checkov) differs ({} bytes)",
                     c.new.map(|(b, _)| b.len()).unwrap_or(0)
                 ),
             });
@@ -377,14 +394,17 @@ fn readme_update(
         ))
     })?;
     let known = config::list(&cli.envs_dir)?;
-    let new = readme::update(path, &text, &known, names, |name| {
-        let doc = Document::from_stack(&gen::stack(&cli.envs_dir, name)?);
-        Ok(gen::graph::render(
-            name,
-            &doc,
-            PROVIDER,
-            GraphFormat::Mermaid,
-        ))
+    let new = readme::update(path, &text, &known, names, |kind, name| match kind {
+        readme::Kind::Graph => {
+            let doc = Document::from_stack(&gen::stack(&cli.envs_dir, name)?);
+            Ok(readme::mermaid_block(&gen::graph::render(
+                name,
+                &doc,
+                PROVIDER,
+                GraphFormat::Mermaid,
+            )))
+        }
+        readme::Kind::Contract => Ok(gen::contract(&cli.envs_dir, name)?.markdown()),
     })?;
     let dir = real.parent().unwrap_or(Path::new("."));
     let new = gen::checkov::update(path, dir, &new)?;
@@ -530,9 +550,29 @@ fn graph(args: GraphArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn contract(args: ContractArgs) -> anyhow::Result<ExitCode> {
+    let c = gen::contract(&args.envs_dir, &args.env)
+        .with_context(|| format!("cannot state the contract of `{}`", args.env))?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&c.to_json()).expect("serializable")
+        );
+    } else {
+        println!(
+            "# The app contract of `{}` ({})\n",
+            args.env,
+            env_file(&args.envs_dir, &args.env)
+        );
+        print!("{}", c.markdown());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.cmd {
+        Some(Cmd::Contract(a)) => contract(a),
         Some(Cmd::Diff(a)) => diff(a),
         Some(Cmd::Graph(a)) => graph(a),
         Some(Cmd::Review(a)) => review_cmd(a),

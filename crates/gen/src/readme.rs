@@ -1,118 +1,204 @@
-//! The README's graph blocks: found strictly (a missing or mangled marker is an error, never a
+//! The README's generated blocks: the architecture diagram of an env (`gen graph`) and its app
+//! contract (`gen contract`). Found strictly (a missing or mangled marker is an error, never a
 //! silent skip) and regenerated.
 
 use std::path::Path;
 
 use crate::config::InputError;
-use crate::graph::{readme_marker, README_END};
 
-/// One graph block: the env it draws and the line of its start marker (1-based).
+/// What a block holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// `gen graph ENV` as Mermaid. A README must have at least one.
+    Graph,
+    /// `gen contract ENV`: the app contract (optional, strict when present).
+    Contract,
+}
+
+impl Kind {
+    const ALL: [Kind; 2] = [Kind::Graph, Kind::Contract];
+
+    fn word(self) -> &'static str {
+        match self {
+            Kind::Graph => "graph",
+            Kind::Contract => "contract",
+        }
+    }
+
+    /// The start marker of a block of `env`: `<!-- gen graph ENV -->`.
+    pub fn start(self, env: &str) -> String {
+        format!("<!-- gen {} {env} -->", self.word())
+    }
+
+    /// The end marker: `<!-- end gen graph -->`.
+    pub fn end(self) -> String {
+        format!("<!-- end gen {} -->", self.word())
+    }
+
+    /// The kind a marker-looking line belongs to: an HTML comment naming `gen <kind>`.
+    fn of_line(line: &str) -> Option<Kind> {
+        let gen = line.contains("<!--");
+        Kind::ALL
+            .into_iter()
+            .find(|k| gen && line.contains(&format!("gen {}", k.word())))
+    }
+
+    fn env_of(self, line: &str) -> Option<&str> {
+        let prefix = format!("<!-- gen {} ", self.word());
+        let env = line.strip_prefix(&prefix)?.strip_suffix(" -->")?;
+        let ok = !env.is_empty()
+            && env
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        ok.then_some(env)
+    }
+}
+
+/// One block: what it holds, the env it shows, the lines of its markers (1-based).
 #[derive(Debug, PartialEq, Eq)]
 pub struct Block {
+    pub kind: Kind,
     pub env: String,
     pub line: usize,
+    pub end_line: usize,
 }
 
-fn env_of(line: &str) -> Option<&str> {
-    let env = line.strip_prefix("<!-- gen graph ")?.strip_suffix(" -->")?;
-    let ok = !env.is_empty()
-        && env
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    ok.then_some(env)
-}
-
-/// The graph blocks of a README. Every line that looks like a marker (an HTML comment naming
-/// `gen graph`) must be exactly a start marker of a known env or the end marker, in pairs; and
-/// there must be at least one block.
+/// The blocks of a README. Every line that looks like a marker (an HTML comment naming
+/// `gen graph` or `gen contract`) must be exactly a start marker of a known env or the end
+/// marker of its kind, in pairs, never nested; there must be at least one graph block.
 pub fn blocks(path: &Path, text: &str, known: &[String]) -> Result<Vec<Block>, InputError> {
-    let err = |line: usize, what: String| {
+    let err = |line: usize, kind: Kind, what: String| {
         InputError(format!(
-            "{}:{line}: {what}; fix: each diagram is a line `{}`, the diagram, and a line `{README_END}` (or pass --no-readme)",
+            "{}:{line}: {what}; fix: each block is a line `{}`, its content, and a line `{}` (or pass --no-readme)",
             path.display(),
-            readme_marker("ENV")
+            kind.start("ENV"),
+            kind.end()
         ))
     };
     let mut out: Vec<Block> = Vec::new();
     let mut open: Option<Block> = None;
     for (i, raw) in text.lines().enumerate() {
         let (n, line) = (i + 1, raw.trim());
-        if !(line.contains("<!--") && line.contains("gen graph")) {
+        let Some(kind) = Kind::of_line(line) else {
             continue;
-        }
-        if line == README_END {
+        };
+        let (word, end) = (kind.word(), kind.end());
+        if line == end {
             match open.take() {
-                Some(b) => out.push(b),
+                Some(b) if b.kind == kind => out.push(Block { end_line: n, ..b }),
+                Some(b) => {
+                    return Err(err(
+                        n,
+                        kind,
+                        format!(
+                            "`{end}` inside the {} block started on line {}",
+                            b.kind.word(),
+                            b.line
+                        ),
+                    ))
+                }
                 None => {
                     return Err(err(
                         n,
-                        format!("`{README_END}` with no graph marker before it"),
+                        kind,
+                        format!("`{end}` with no {word} marker before it"),
                     ))
                 }
             }
-        } else if let Some(env) = env_of(line) {
+        } else if let Some(env) = kind.env_of(line) {
             if let Some(b) = &open {
-                return Err(err(n, format!("`{line}` inside the `{}` block started on line {} (no `{README_END}` between)", b.env, b.line)));
+                let end = b.kind.end();
+                return Err(err(
+                    n,
+                    kind,
+                    format!(
+                        "`{line}` inside the `{}` block started on line {} (no `{end}` between)",
+                        b.env, b.line
+                    ),
+                ));
             }
             if !known.iter().any(|k| k == env) {
                 return Err(err(
                     n,
+                    kind,
                     format!(
                         "`{line}` names no environment (known: {})",
                         known.join(", ")
                     ),
                 ));
             }
-            if let Some(b) = out.iter().find(|b| b.env == env) {
+            if let Some(b) = out.iter().find(|b| b.kind == kind && b.env == env) {
                 return Err(err(
                     n,
+                    kind,
                     format!(
-                        "a second graph block for `{env}` (the first is on line {})",
+                        "a second {word} block for `{env}` (the first is on line {})",
                         b.line
                     ),
                 ));
             }
             open = Some(Block {
+                kind,
                 env: env.to_string(),
                 line: n,
+                end_line: 0,
             });
         } else {
-            return Err(err(n, format!("`{line}` is not a graph marker")));
+            return Err(err(n, kind, format!("`{line}` is not a {word} marker")));
         }
     }
     if let Some(b) = open {
         return Err(err(
             b.line,
-            format!("`{}` has no `{README_END}` after it", readme_marker(&b.env)),
+            b.kind,
+            format!(
+                "`{}` has no `{}` after it",
+                b.kind.start(&b.env),
+                b.kind.end()
+            ),
         ));
     }
-    if out.is_empty() {
+    if !out.iter().any(|b| b.kind == Kind::Graph) {
         return Err(InputError(format!(
-            "{}: no graph block (a line `{}`, then `{README_END}`){}; fix: add one, restore the file (git checkout), or pass --no-readme",
+            "{}: no graph block (a line `{}`, then `{}`){}; fix: add one, restore the file (git checkout), or pass --no-readme",
             path.display(),
-            readme_marker("ENV"),
+            Kind::Graph.start("ENV"),
+            Kind::Graph.end(),
             if text.is_empty() { "; the file is empty" } else { "" }
         )));
     }
     Ok(out)
 }
 
-/// The README with the graph blocks of `envs` regenerated (`mermaid` draws one env).
+/// The README with the blocks of `envs` regenerated: `render(kind, env)` gives a block's
+/// content (whole lines).
 pub fn update(
     path: &Path,
     text: &str,
     known: &[String],
     envs: &[String],
-    mut mermaid: impl FnMut(&str) -> Result<String, InputError>,
+    mut render: impl FnMut(Kind, &str) -> Result<String, InputError>,
 ) -> Result<String, InputError> {
-    let mut new = text.to_string();
-    for b in blocks(path, text, known)? {
-        if envs.contains(&b.env) {
-            new = crate::graph::update_readme(&new, &b.env, &mermaid(&b.env)?)
-                .expect("blocks() found the markers");
+    let found = blocks(path, text, known)?;
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let mut new = String::with_capacity(text.len());
+    let mut next = 0; // the first line (0-based) not yet copied
+    for b in found.iter().filter(|b| envs.contains(&b.env)) {
+        // Keep up to and including the start marker, then the content, then the end marker on.
+        new.extend(lines[next..b.line].iter().copied());
+        if !new.ends_with('\n') {
+            new.push('\n');
         }
+        new.push_str(&render(b.kind, &b.env)?);
+        next = b.end_line - 1;
     }
+    new.extend(lines[next..].iter().copied());
     Ok(new)
+}
+
+/// A diagram as a block's content: a fenced Mermaid block.
+pub fn mermaid_block(mermaid: &str) -> String {
+    format!("```mermaid\n{mermaid}```\n")
 }
 
 #[cfg(test)]
@@ -129,11 +215,15 @@ mod tests {
 
     #[test]
     fn well_formed_blocks_are_found() {
-        let t = "# x\n<!-- gen graph dev -->\nold\n<!-- end gen graph -->\n\n<!-- gen graph prod -->\n<!-- end gen graph -->\n";
+        let t = "# x\n<!-- gen graph dev -->\nold\n<!-- end gen graph -->\n\n<!-- gen graph prod -->\n<!-- end gen graph -->\n<!-- gen contract dev -->\n<!-- end gen contract -->\n";
         let b = check(t).unwrap();
-        assert_eq!(b.len(), 2);
-        assert_eq!((b[0].env.as_str(), b[0].line), ("dev", 2));
+        assert_eq!(b.len(), 3);
+        assert_eq!((b[0].env.as_str(), b[0].line, b[0].end_line), ("dev", 2, 4));
         assert_eq!((b[1].env.as_str(), b[1].line), ("prod", 6));
+        assert_eq!(
+            (b[2].kind, b[2].env.as_str(), b[2].line),
+            (Kind::Contract, "dev", 8)
+        );
     }
 
     #[test]
@@ -141,6 +231,7 @@ mod tests {
         for (text, needle) in [
             ("", "R.md: no graph block"),
             ("# just prose\n", "no graph block"),
+            ("<!-- gen contract dev -->\n<!-- end gen contract -->\n", "no graph block"),
             ("<!-- gen graph dev -->\nx\n", "R.md:1: `<!-- gen graph dev -->` has no `<!-- end gen graph -->`"),
             ("x\n<!-- end gen graph -->\n", "R.md:2: `<!-- end gen graph -->` with no graph marker"),
             ("<!-- gen graph dev -->\n<!-- gen graph prod -->\n<!-- end gen graph -->\n", "R.md:2:"),
@@ -148,6 +239,11 @@ mod tests {
             ("<!-- gen graph dev -->\n<!-- end gen graph\n", "R.md:2:"),
             ("<!-- gen graph stage -->\n<!-- end gen graph -->\n", "names no environment"),
             ("<!-- gen graph dev -->\n<!-- end gen graph -->\n<!-- gen graph dev -->\n<!-- end gen graph -->\n", "a second graph block for `dev`"),
+            ("<!-- gen graph dev -->\n<!-- end gen graph -->\n<!-- gen contract dev -->\nx\n", "R.md:3: `<!-- gen contract dev -->` has no `<!-- end gen contract -->`"),
+            ("<!-- gen graph dev -->\n<!-- end gen graph -->\n<!-- gen contract  dev -->\n<!-- end gen contract -->\n", "R.md:3: `<!-- gen contract  dev -->` is not a contract marker"),
+            ("<!-- gen graph dev -->\n<!-- gen contract dev -->\n<!-- end gen contract -->\n<!-- end gen graph -->\n", "R.md:2: `<!-- gen contract dev -->` inside the `dev` block"),
+            ("<!-- gen contract dev -->\n<!-- end gen graph -->\n", "R.md:2: `<!-- end gen graph -->` inside the contract block"),
+            ("<!-- gen graph dev -->\n<!-- end gen graph -->\n<!-- gen contract nope -->\n<!-- end gen contract -->\n", "names no environment"),
         ] {
             let e = check(text).expect_err(text);
             assert!(e.contains(needle), "`{needle}` not in: {e}");
@@ -157,11 +253,14 @@ mod tests {
 
     #[test]
     fn only_the_envs_of_the_run_are_redrawn() {
-        let t = "<!-- gen graph dev -->\nold\n<!-- end gen graph -->\n<!-- gen graph prod -->\nold\n<!-- end gen graph -->\n";
-        let new = update(Path::new("R.md"), t, &known(), &["prod".into()], |e| {
-            Ok(format!("{e}\n"))
+        let t = "<!-- gen graph dev -->\nold\n<!-- end gen graph -->\n<!-- gen graph prod -->\nold\n<!-- end gen graph -->\n<!-- gen contract prod -->\nold\nold\n<!-- end gen contract -->\nend";
+        let new = update(Path::new("R.md"), t, &known(), &["prod".into()], |k, e| {
+            Ok(match k {
+                Kind::Graph => mermaid_block(&format!("{e}\n")),
+                Kind::Contract => format!("contract of {e}\n"),
+            })
         })
         .unwrap();
-        assert_eq!(new, "<!-- gen graph dev -->\nold\n<!-- end gen graph -->\n<!-- gen graph prod -->\n```mermaid\nprod\n```\n<!-- end gen graph -->\n");
+        assert_eq!(new, "<!-- gen graph dev -->\nold\n<!-- end gen graph -->\n<!-- gen graph prod -->\n```mermaid\nprod\n```\n<!-- end gen graph -->\n<!-- gen contract prod -->\ncontract of prod\n<!-- end gen contract -->\nend");
     }
 }

@@ -25,7 +25,9 @@ pub fn read_rendered(files: &[File]) -> Result<Document, InputError> {
 }
 
 fn is_generated(name: &str) -> bool {
-    (name.ends_with(".tf.json") || name == aws::user_data::FILE_NAME)
+    (name.ends_with(".tf.json")
+        || name == aws::user_data::FILE_NAME
+        || name == aws::contract::FILE_NAME)
         && !name.contains("_override.")
 }
 
@@ -446,6 +448,10 @@ fn file_changes(old: &Document, new: &Document, schema: &Schema, out: &mut Vec<C
         let Some(o) = old.files.get(name).filter(|o| *o != n) else {
             continue;
         };
+        if name == aws::contract::FILE_NAME {
+            out.extend(contract_change(o, n));
+            continue;
+        }
         let added = n.lines().filter(|l| !o.lines().any(|x| x == *l)).count();
         let removed = o.lines().filter(|l| !n.lines().any(|x| x == *l)).count();
         let what = format!("{name}: +{added} -{removed} lines");
@@ -470,6 +476,33 @@ fn file_changes(old: &Document, new: &Document, schema: &Schema, out: &mut Vec<C
             });
         }
     }
+}
+
+/// The app contract's change: what the app must follow is flagged like a host restart.
+fn contract_change(old: &str, new: &str) -> Option<Change> {
+    let (must_follow, values) = match aws::contract::compare(old, new) {
+        Ok(c) => (c.must_follow, c.values),
+        Err(e) => (
+            vec![format!("cannot compare the app contract: {e}")],
+            Vec::new(),
+        ),
+    };
+    if must_follow.is_empty() && values.is_empty() {
+        return None;
+    }
+    Some(Change {
+        address: format!("app contract ({})", aws::contract::FILE_NAME),
+        kind: ChangeKind::Changed,
+        attributes: values
+            .into_iter()
+            .map(|(path, old, new)| AttrChange { path, old, new })
+            .collect(),
+        danger: must_follow
+            .into_iter()
+            .map(|m| format!("a change the app must follow: {m}"))
+            .collect(),
+        renamed_to: None,
+    })
 }
 
 /// Everything that changes between two versions of one environment.

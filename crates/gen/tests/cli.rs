@@ -505,6 +505,77 @@ fn diff_summarizes_by_address_and_flags_data_loss() {
         .contains("replaces the database"));
 }
 
+/// The committed contract of an older generator (a variable renamed, one it no longer gives,
+/// one it did not give yet) and a new ASGI path in the env file: `gen diff` names each as a
+/// change the app must follow.
+#[test]
+fn diff_flags_a_contract_change_the_app_must_follow() {
+    let dir = scratch("diff-contract");
+    assert!(gen(&dir, &["--all"]).status.success());
+    let path = dir.join("generated/dev/app_contract.json");
+    let mut old: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    let vars = old["variables"].as_array_mut().unwrap();
+    for v in vars.iter_mut() {
+        if v["name"] == "S3_BUCKET_CONTENT" {
+            v["name"] = "S3_BUCKET_MEDIA".into();
+        }
+    }
+    vars.retain(|v| v["name"] != "PGSSLROOTCERT");
+    vars.push(serde_json::json!({"name": "S3_BUCKET_LOGS", "meaning": "logs", "secret": false, "from": "fastapi-infra-dev-logs"}));
+    fs::write(&path, serde_json::to_string_pretty(&old).unwrap()).unwrap();
+    let env = dir.join("envs/dev.toml");
+    let text = fs::read_to_string(&env).unwrap();
+    fs::write(
+        &env,
+        text.replace(
+            "asgi_app = \"app.main:app\"",
+            "asgi_app = \"service.main:app\"",
+        ),
+    )
+    .unwrap();
+
+    let o = gen(&dir, &["diff", "--env", "dev"]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    for needle in [
+        "~ app contract (app_contract.json)",
+        "!! a change the app must follow: asgi_app \"app.main:app\" -> \"service.main:app\"",
+        "!! a change the app must follow: the variable S3_BUCKET_MEDIA is renamed S3_BUCKET_CONTENT: read S3_BUCKET_CONTENT instead",
+        "!! a change the app must follow: the variable S3_BUCKET_LOGS is removed: the app no longer gets it",
+        "!! a change the app must follow: the variable PGSSLROOTCERT is added",
+        "aws_instance.app (user_data.sh: +1 -1 lines)",
+    ] {
+        assert!(out.contains(needle), "`{needle}` not in:\n{out}");
+    }
+    let o = gen(&dir, &["diff", "--env", "dev", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let c = v["dev"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["address"] == "app contract (app_contract.json)")
+        .unwrap();
+    assert_eq!(c["danger"].as_array().unwrap().len(), 4, "{c}");
+    // A contract that only changes values (a bucket's name) is shown, not flagged.
+    assert!(gen(&dir, &["--all"]).status.success());
+    let text = fs::read_to_string(&env).unwrap();
+    fs::write(
+        &env,
+        text.replace(
+            "\"fastapi-infra-dev-content\"",
+            "\"fastapi-infra-dev-media\"",
+        ),
+    )
+    .unwrap();
+    let out = stdout(&gen(&dir, &["diff", "--env", "dev"]));
+    assert!(
+        out.contains("~ app contract (app_contract.json)\n      variables.S3_BUCKET_CONTENT:"),
+        "{out}"
+    );
+    assert!(!out.contains("a change the app must follow"), "{out}");
+}
+
 #[test]
 fn diff_says_when_a_database_change_waits_for_the_maintenance_window() {
     let dir = scratch("diff-window");
@@ -744,7 +815,34 @@ fn the_readme_graph_is_kept_current() {
         "{readme}"
     );
     assert_eq!(gen(&dir, &["--all", "--check"]).status.code(), Some(0));
-    // The committed README is current too.
+    // The app contract's block too: written, then a hand edit inside it is drift.
+    fs::write(
+        dir.join("README.md"),
+        format!("{readme}\n## Your app\n\n<!-- gen contract prod -->\n<!-- end gen contract -->\n"),
+    )
+    .unwrap();
+    assert_eq!(gen(&dir, &["--all", "--check"]).status.code(), Some(1));
+    assert!(gen(&dir, &["--all"]).status.success());
+    let readme = fs::read_to_string(dir.join("README.md")).unwrap();
+    let prod = stdout(&gen(&dir, &["contract", "--env", "prod"]));
+    let body = prod.split_once("\n\n").unwrap().1;
+    assert!(
+        readme.ends_with(&format!(
+            "<!-- gen contract prod -->\n{body}<!-- end gen contract -->\n"
+        )),
+        "{readme}"
+    );
+    assert_eq!(gen(&dir, &["--all", "--check"]).status.code(), Some(0));
+    fs::write(
+        dir.join("README.md"),
+        readme.replace("| `PGHOST` |", "| `DB_HOST` |"),
+    )
+    .unwrap();
+    assert_eq!(gen(&dir, &["--all", "--check"]).status.code(), Some(1));
+    // The committed README is current too, and has the contract of dev.
+    assert!(fs::read_to_string(repo().join("README.md"))
+        .unwrap()
+        .contains("<!-- gen contract dev -->"));
     assert_eq!(gen(&repo(), &["--all", "--check"]).status.code(), Some(0));
 }
 

@@ -17,7 +17,7 @@ fn inventory(envs: &Path, name: &str) -> String {
     let files = gen::build(envs, name, gen::Format::Json).unwrap();
     let mut inv = Vec::new();
     for f in &files {
-        if !f.name.ends_with(".json") {
+        if !f.name.ends_with(".tf.json") {
             inv.push(format!(
                 "file {} ({} lines)",
                 f.name,
