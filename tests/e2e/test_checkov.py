@@ -143,7 +143,7 @@ def test_github_oidc_checks_pass_on_the_ci_roles(tmp_path):
             assert ("CKV_AWS_393", f"aws_iam_role.{env}_{role}") in passed, passed
     main = tmp_path / "bootstrap/main.tf"
     repo = ENVS["bootstrap"]["ci"]["github_repository"]
-    main.write_text(main.read_text().replace(f"repo:{repo}:pull_request", "repo:*")
+    main.write_text(main.read_text().replace(f"repo:{repo}:environment:dev-plan", "repo:*")
                     .replace('"StringEquals"', '"StringLike"'))
     failed = {c["check_id"] for c in scan_oidc(tmp_path / "bootstrap")["results"]["failed_checks"]}
     assert "CKV_AWS_358" in failed, failed

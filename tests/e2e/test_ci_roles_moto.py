@@ -96,19 +96,27 @@ def test_ci_roles_reach_only_their_env(env, tmp_path):
                 s3a.create_bucket(Bucket=b)
                 s3a.put_object(Bucket=b, Key="existing", Body=b"x")
 
-        # Trust: only this repository; apply only from main or the env's GitHub environment.
+        # Trust: only this repository; plan only from the env's `-plan` GitHub environment (or
+        # main, the drift check), apply only from the env's GitHub environment: no bare pull
+        # request or branch, which no environment's reviewers gate.
+        plan_sub = f"repo:{REPO}:environment:{env}-plan"
         with pytest.raises(ClientError) as err:
-            web_identity(moto, plan_arn, "repo:someone-else/fastapi-infra:pull_request")
+            web_identity(moto, plan_arn, f"repo:someone-else/fastapi-infra:environment:{env}-plan")
         assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
-        for sub in (f"repo:{REPO}:pull_request", f"repo:{REPO}:ref:refs/heads/feature"):
+        for sub in (f"repo:{REPO}:pull_request", f"repo:{REPO}:environment:{other}-plan"):
+            with pytest.raises(ClientError) as err:
+                web_identity(moto, plan_arn, sub)
+            assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403, sub
+        for sub in (f"repo:{REPO}:pull_request", f"repo:{REPO}:ref:refs/heads/feature",
+                    f"repo:{REPO}:ref:refs/heads/main", plan_sub):
             with pytest.raises(ClientError) as err:
                 web_identity(moto, apply_arn, sub)
             assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403, sub
         with pytest.raises(ClientError):
-            web_identity(moto, plan_arn, f"repo:{REPO}:pull_request", aud="another-audience")
+            web_identity(moto, plan_arn, plan_sub, aud="another-audience")
 
-        # Plan role, from a pull request.
-        s3 = moto.boto_as(web_identity(moto, plan_arn, f"repo:{REPO}:pull_request"), "s3")
+        # Plan role, from a pull request's job in the env's `-plan` environment.
+        s3 = moto.boto_as(web_identity(moto, plan_arn, plan_sub), "s3")
         assert json.loads(s3.get_object(Bucket=state_bucket, Key=state_key(env))["Body"].read()) == {"env": env}
         s3.list_objects_v2(Bucket=ENVS[env]["buckets"]["content"])
         denied(s3.put_object, Bucket=state_bucket, Key=state_key(env), Body=b"{}")

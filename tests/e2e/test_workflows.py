@@ -99,6 +99,12 @@ def test_role_names_are_the_ones_bootstrap_makes():
                              "${{ env.PROJECT }}-${{ matrix.env }}-ci-" + kind for r in roles), roles
 
 
+def test_plan_runs_in_the_envs_plan_environment():
+    # The plan role trusts `environment:<env>-plan`, not a bare pull request.
+    job = load(REPO / ".github/workflows/plan.yml")["jobs"]["plan"]
+    assert job["environment"] == "${{ matrix.env }}-plan"
+
+
 def test_apply_runs_in_the_envs_github_environment():
     job = load(REPO / ".github/workflows/apply.yml")["jobs"]["apply"]
     assert job["environment"] == "${{ matrix.env }}"

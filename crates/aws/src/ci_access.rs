@@ -68,14 +68,32 @@ impl CiRole {
     }
 }
 
-/// The token subjects a role accepts (`sub` claim).
+/// The token subjects a role accepts (`sub` claim). A job that names a GitHub environment gets
+/// `repo:<repo>:environment:<name>` as its subject, whatever triggered it (GitHub, "OpenID
+/// Connect reference"), so an environment's protection rules gate every role that trusts it:
+/// - plan: the `<env>-plan` environment (pull-request plans: a plan reads the env's state and
+///   decrypts its SecureString parameters, so prod's should require reviewers), or the main
+///   branch with no environment (the scheduled drift check);
+/// - apply: the `<env>` environment only, so its reviewers can never be skipped.
 pub fn subjects(repo: &GithubRepo, env: &str, role: CiRole) -> Vec<String> {
-    let main = format!("repo:{}:ref:refs/heads/main", repo);
     match role {
-        CiRole::Plan => vec![format!("repo:{}:pull_request", repo), main],
-        CiRole::Apply => vec![main, format!("repo:{}:environment:{env}", repo)],
+        CiRole::Plan => vec![
+            format!("repo:{}:environment:{}", repo, plan_environment(env)),
+            format!("repo:{}:ref:refs/heads/main", repo),
+        ],
+        CiRole::Apply => vec![format!("repo:{}:environment:{env}", repo)],
     }
 }
+
+/// The GitHub environment pull-request plans of `env` run in.
+pub fn plan_environment(env: &str) -> String {
+    format!("{env}-plan")
+}
+
+/// How long a role's session may last: the provider waits up to 40 minutes for an RDS
+/// instance to be created and 80 for it to be modified (aws_db_instance timeouts), and the
+/// state is written after that, with the same credentials.
+pub const MAX_SESSION_SECONDS: u32 = 3 * 3600;
 
 fn allow(sid: &str, actions: &[&str], resources: Vec<String>) -> Body {
     Body::new()
@@ -152,6 +170,9 @@ impl CiEnv {
     fn state_object(&self) -> String {
         format!("arn:aws:s3:::{}/{}", self.state_bucket, self.state_key)
     }
+    fn lock_id(&self) -> String {
+        format!("{}/{}", self.state_bucket, self.state_key)
+    }
     fn role_arn(&self) -> String {
         format!("arn:aws:iam::*:role/{}", self.naming.role_name())
     }
@@ -193,16 +214,28 @@ impl CiEnv {
             allow("ReadState", &["s3:GetObject"], vec![self.state_object()]),
         ];
         if let Some(table) = &self.lock_table {
-            s.push(allow(
-                "WriteLockTable",
-                &[
-                    "dynamodb:DescribeTable",
-                    "dynamodb:GetItem",
-                    "dynamodb:PutItem",
-                    "dynamodb:DeleteItem",
-                ],
-                vec![format!("arn:aws:dynamodb:{}:*:table/{table}", self.region)],
-            ));
+            s.push(
+                allow(
+                    "WriteLockTable",
+                    &[
+                        "dynamodb:DescribeTable",
+                        "dynamodb:GetItem",
+                        "dynamodb:PutItem",
+                        "dynamodb:DeleteItem",
+                    ],
+                    vec![format!("arn:aws:dynamodb:{}:*:table/{table}", self.region)],
+                )
+                // The table is shared by every env: this role's items only, the lock and the
+                // state digest (LockID `<bucket>/<key>` and `<bucket>/<key>-md5`).
+                .block(
+                    "condition",
+                    condition(
+                        "ForAllValues:StringEquals",
+                        "dynamodb:LeadingKeys",
+                        vec![self.lock_id(), format!("{}-md5", self.lock_id())],
+                    ),
+                ),
+            );
         }
         if self.lockfile {
             s.push(allow(
@@ -254,6 +287,13 @@ impl CiEnv {
                 ],
                 vec![self.rds("db", ""), self.rds("subgrp", "")],
             ),
+            // The provider reads the instance by its resource id (a `dbi-resource-id` filter,
+            // no identifier), which RDS authorizes against `db:*`.
+            allow(
+                "DescribeDbInstancesByResourceId",
+                &["rds:DescribeDBInstances"],
+                vec![format!("arn:aws:rds:{}:*:db:*", self.region)],
+            ),
             // These actions have no resource-level permissions in IAM.
             allow(
                 "DescribeWithoutResourceLevel",
@@ -286,8 +326,38 @@ impl CiEnv {
                 vec![
                     self.rds("db", ""),
                     self.rds("subgrp", ""),
-                    self.rds("snapshot", "-final-*"),
+                    // `-final-<time>`, and `-final` for instances created before names had it.
+                    self.rds("snapshot", "-final*"),
                 ],
+            ),
+            // Creating or modifying an instance is authorized against its parameter and
+            // option groups too: the default ones (RDS User Guide, identity-based policy
+            // examples: "must use an option group and a DB parameter group that starts with
+            // default").
+            allow(
+                "UseDefaultDbGroups",
+                &["rds:CreateDBInstance", "rds:ModifyDBInstance"],
+                vec![
+                    format!("arn:aws:rds:{}:*:pg:default*", self.region),
+                    format!("arn:aws:rds:{}:*:og:default*", self.region),
+                ],
+            ),
+            // The first RDS instance of an account creates RDS's service-linked role.
+            allow(
+                "CreateRdsServiceLinkedRole",
+                &["iam:CreateServiceLinkedRole"],
+                vec![
+                    "arn:aws:iam::*:role/aws-service-role/rds.amazonaws.com/AWSServiceRoleForRDS"
+                        .into(),
+                ],
+            )
+            .block(
+                "condition",
+                condition(
+                    "StringEquals",
+                    "iam:AWSServiceName",
+                    vec!["rds.amazonaws.com".into()],
+                ),
             ),
             allow(
                 "ManageEnvRole",
@@ -424,7 +494,7 @@ impl GithubCi<'_> {
                     "description",
                     format!("GitHub Actions {what} of {}", env.naming.env),
                 )
-                .attr("max_session_duration", 3600u32)
+                .attr("max_session_duration", MAX_SESSION_SECONDS)
                 .attr("assume_role_policy", trust_doc.attr("json"))
                 // The trust names the provider by its ARN: create the provider first.
                 .depends_on([provider.clone()]),

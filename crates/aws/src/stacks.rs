@@ -686,7 +686,7 @@ pub fn bootstrap_stack(env_name: &str, cfg: &BootstrapEnv, apps: &[(String, AppE
     );
     stack.output(
         "state_kms_alias_arn",
-        "ARN of the key's alias: [state].kms_key_id for app envs whose state is written from another account",
+        "ARN of the key's alias (app envs name it by its alias name, [state].kms_key_id)",
         out.alias_arn,
     );
     stack.output(

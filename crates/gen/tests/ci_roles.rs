@@ -108,10 +108,16 @@ fn no_trust_policy_accepts_every_repository_or_every_branch() {
                     .strip_prefix(&format!("repo:{REPO}:"))
                     .unwrap_or_else(|| panic!("{name}: {v} does not name the repository {REPO}"));
                 let env = name.split("_ci_").next().unwrap();
+                // Apply: the env's GitHub environment only (its reviewers cannot be skipped).
+                // Plan: the env's `-plan` environment, or main (the drift check); never a bare
+                // pull request, which no environment gates.
                 let allowed: Vec<String> = if name.contains("_ci_apply") {
-                    vec!["ref:refs/heads/main".into(), format!("environment:{env}")]
+                    vec![format!("environment:{env}")]
                 } else {
-                    vec!["pull_request".into(), "ref:refs/heads/main".into()]
+                    vec![
+                        format!("environment:{env}-plan"),
+                        "ref:refs/heads/main".into(),
+                    ]
                 };
                 assert!(allowed.contains(&rest.to_string()), "{name}: subject {v}");
             }
@@ -157,6 +163,18 @@ fn the_plan_role_writes_only_its_lock() {
                     "{env}"
                 );
                 assert!(actions.iter().all(|a| a.starts_with("kms:")), "{actions:?}");
+            } else if sid == "WriteLockTable" {
+                // The shared lock table: only this env's lock and digest items.
+                let keys = condition(&s, "dynamodb:LeadingKeys");
+                let own = format!("fastapi-infra-tfstate/fastapi-infra/{env}/terraform.tfstate");
+                assert_eq!(
+                    keys,
+                    [(
+                        "ForAllValues:StringEquals".to_string(),
+                        vec![own.clone(), format!("{own}-md5")]
+                    )],
+                    "{env}"
+                );
             } else if sid.starts_with("WriteLock") {
                 for r in strings(&s["resources"]) {
                     assert!(
@@ -214,4 +232,19 @@ fn a_repository_with_a_wildcard_is_refused() {
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_roles_can_read_the_database_the_way_the_provider_does() {
+    // Provider 5.100 reads an instance by a `dbi-resource-id` filter with no identifier; RDS
+    // authorizes that call against `db:*`.
+    let main = bootstrap_main(&envs_dir());
+    for id in ["dev_ci_plan", "prod_ci_apply"] {
+        let doc = &main["data"]["aws_iam_policy_document"][id];
+        let found = as_list(&doc["statement"]).into_iter().any(|s| {
+            strings(&s["actions"]) == ["rds:DescribeDBInstances"]
+                && strings(&s["resources"]) == ["arn:aws:rds:us-east-1:*:db:*"]
+        });
+        assert!(found, "{id}");
+    }
 }
